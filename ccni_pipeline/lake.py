@@ -1,0 +1,58 @@
+"""Paths inside the data lake, the one folder every command reads and writes.
+
+The lake is `data_lake/` in the project unless the environment variable
+`CCNI_DATA_LAKE` names another folder. Every path built from a manifest entry is
+checked to stay inside the lake.
+"""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LAKE_ENV = "CCNI_DATA_LAKE"
+
+
+class UnsafePathError(ValueError):
+    """A path from a manifest or a file would leave the data lake."""
+
+
+def lake_root() -> Path:
+    """Return the lake folder, from `CCNI_DATA_LAKE` or the project default."""
+    configured = os.environ.get(LAKE_ENV)
+    root = Path(configured) if configured else PROJECT_ROOT / "data_lake"
+    return root.resolve()
+
+
+def inside(base: Path, *parts: str) -> Path:
+    """Join `parts` onto `base` and raise UnsafePathError if the result leaves it."""
+    for part in parts:
+        if Path(part).is_absolute():
+            raise UnsafePathError(
+                f"absolute path {part!r} is not allowed here; "
+                f"use a name relative to {base}"
+            )
+    candidate = base.joinpath(*parts).resolve()
+    if candidate != base.resolve() and base.resolve() not in candidate.parents:
+        raise UnsafePathError(
+            f"path {'/'.join(parts)!r} escapes {base}; "
+            "file names in a manifest must stay inside the lake"
+        )
+    return candidate
+
+
+def raw_dir() -> Path:
+    return lake_root() / "raw"
+
+
+def warehouse_path() -> Path:
+    return lake_root() / "warehouse.duckdb"
+
+
+def exports_dir(edition: int, method_id: str | None = None) -> Path:
+    """Return the export folder of one edition, with a sub-folder for non-default methods."""
+    base = lake_root() / "exports" / str(edition)
+    return base if method_id is None else base / method_id
+
+
+def dagster_home() -> Path:
+    return lake_root() / "dagster_home"
