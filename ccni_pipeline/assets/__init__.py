@@ -1,0 +1,1 @@
+"""Dagster assets and checks by layer: raw, core, out (indicators, scores, exports)."""

@@ -1,0 +1,136 @@
+"""The export asset: scores.csv and indicators.csv of one edition, for people to read.
+
+Files are written to a temporary name in the same folder and renamed into place,
+so a reader never sees a half-written export.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from ccni_pipeline import lake
+from ccni_pipeline.assets.raw import OWNERS
+from ccni_pipeline.assets.scores import EDITIONS, SCORES_GROUP, out_composite_scores
+from ccni_pipeline.method.config import Method
+from ccni_pipeline.resources import MethodResource, WarehouseResource
+
+logger = logging.getLogger(__name__)
+
+INDICATOR_EXPORT_COLUMNS = [
+    "city_code",
+    "indicator_id",
+    "data_year",
+    "window_start",
+    "value",
+    "unit",
+    "detail",
+    "score",
+    "nominal_weight",
+    "applied_weight",
+    "is_proxy",
+    "is_missing",
+    "reason",
+]
+
+
+def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` to `path` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        frame.to_csv(temporary, index=False, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def scores_frame(connection, edition: int, method: Method) -> pd.DataFrame:
+    """Return one row per rated city: names, dimension scores, composite, coverage, rank."""
+    key = {"edition": edition, "method_id": method.id}
+    composite = connection.execute(
+        """
+        SELECT c.city_code, r.name_zh AS city_name_zh, r.name_en AS city_name_en,
+               p.name_en AS province, c.composite, c.coverage, c.rank
+        FROM out.composite_scores AS c
+        JOIN ref.cities AS r USING (city_code)
+        LEFT JOIN ref.provinces AS p ON p.province_code = r.province_code
+        WHERE c.edition = $edition AND c.method_id = $method_id
+        """,
+        key,
+    ).df()
+    dimensions = connection.execute(
+        """
+        SELECT city_code, dimension_id, score FROM out.dimension_scores
+        WHERE edition = $edition AND method_id = $method_id
+        """,
+        key,
+    ).df()
+    wide = dimensions.pivot(index="city_code", columns="dimension_id", values="score")
+    dimension_ids = [dimension.id for dimension in method.tree]
+    wide = wide.reindex(columns=dimension_ids).reset_index()
+    frame = composite.merge(wide, on="city_code", how="left")
+    frame["method_id"] = method.id
+    columns = [
+        "city_code", "city_name_zh", "city_name_en", "province", *dimension_ids,
+        "composite", "coverage", "rank", "method_id",
+    ]
+    frame = frame[columns]
+    frame["rank"] = frame["rank"].astype("Int64")
+    return frame.sort_values(["rank", "city_code"], na_position="last").reset_index(drop=True)
+
+
+def indicators_frame(connection, edition: int, method: Method) -> pd.DataFrame:
+    frame = connection.execute(
+        """
+        SELECT * FROM out.indicator_scores
+        WHERE edition = $edition AND method_id = $method_id
+        ORDER BY city_code, indicator_id
+        """,
+        {"edition": edition, "method_id": method.id},
+    ).df()
+    frame["data_year"] = frame["data_year"].astype("Int64")
+    frame["window_start"] = frame["window_start"].astype("Int64")
+    frame["unit"] = frame["unit"].fillna(frame["default_unit"])
+    frame["detail"] = frame["detail"].fillna("")
+    return frame[INDICATOR_EXPORT_COLUMNS]
+
+
+@dg.asset(
+    partitions_def=EDITIONS,
+    group_name=SCORES_GROUP,
+    kinds={"csv"},
+    owners=OWNERS,
+    code_version="1",
+    deps=[out_composite_scores],
+    tags={"layer": "out"},
+)
+def out_exports(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    method: MethodResource,
+) -> dg.MaterializeResult:
+    """scores.csv (one row per city) and indicators.csv (one row per city and
+    indicator) under exports/<edition>/ in the lake."""
+    loaded = method.load()
+    edition = int(context.partition_key)
+    with warehouse.connect() as connection:
+        scores = scores_frame(connection, edition, loaded)
+        indicators = indicators_frame(connection, edition, loaded)
+    folder = lake.exports_dir(edition)
+    write_csv_atomically(scores, folder / "scores.csv")
+    write_csv_atomically(indicators, folder / "indicators.csv")
+    context.log.info(f"wrote {len(scores)} cities and {len(indicators)} indicator rows to {folder}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(scores),
+            "scores.csv": dg.MetadataValue.path(str(folder / "scores.csv")),
+            "indicators.csv": dg.MetadataValue.path(str(folder / "indicators.csv")),
+            "ranked cities": int(scores["rank"].notna().sum()),
+            "top 10": dg.MetadataValue.md(scores.head(10).to_markdown(index=False)),
+            "method_id": loaded.id,
+            "method_hash": loaded.content_hash,
+        }
+    )

@@ -1,0 +1,103 @@
+"""The `ccni` command: fetch the source files, run an edition, open the UI.
+
+    ccni fetch [--mirror DIR]        place every source file of the manifest in the lake
+    ccni run --edition 2022          materialise all assets of one edition in Dagster
+    ccni ui [--host H] [--port P]    start the Dagster webserver on the project's instance
+
+Every command honours CCNI_DATA_LAKE (the lake folder) and CCNI_SOURCE_MIRROR (a
+local folder laid out like the shared real-data folder).
+"""
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ccni_pipeline import lake
+
+logger = logging.getLogger("ccni")
+
+
+def _prepare_dagster_home() -> Path:
+    """Point DAGSTER_HOME at the lake's instance folder unless the user set one."""
+    home = Path(os.environ.get("DAGSTER_HOME") or lake.dagster_home())
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def command_fetch(arguments: argparse.Namespace) -> int:
+    from ccni_pipeline.sources.fetch import fetch_sources
+    from ccni_pipeline.sources.manifest import load_manifest
+
+    mirror = Path(arguments.mirror) if arguments.mirror else None
+    outcomes = fetch_sources(load_manifest(), mirror=mirror)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.action] = counts.get(outcome.action, 0) + 1
+    summary = ", ".join(f"{count} {action}" for action, count in sorted(counts.items()))
+    print(f"fetched {len(outcomes)} source files into {lake.raw_dir()}: {summary}")
+    return 0
+
+
+def command_run(arguments: argparse.Namespace) -> int:
+    from ccni_pipeline.run import run_edition
+
+    _prepare_dagster_home()
+    summary = run_edition(arguments.edition, method_path=arguments.method)
+    print(summary.render())
+    return 0 if summary.succeeded else 1
+
+
+def command_ui(arguments: argparse.Namespace) -> int:
+    home = _prepare_dagster_home()
+    workspace = lake.PROJECT_ROOT / "workspace.yaml"
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(workspace), "-h", arguments.host, "-p", str(arguments.port),
+    ]
+    print(f"Dagster UI on http://{arguments.host}:{arguments.port} (instance {home})")
+    return subprocess.call(command, cwd=lake.PROJECT_ROOT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccni",
+        description="Chinese Cities Carbon Peak & Carbon Neutrality Index pipeline.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fetch = commands.add_parser("fetch", help="place the source files in the lake")
+    fetch.add_argument(
+        "--mirror",
+        help="local folder laid out like the shared real-data folder "
+        "(default: CCNI_SOURCE_MIRROR, else download from upstream)",
+    )
+    fetch.set_defaults(handler=command_fetch)
+
+    run = commands.add_parser("run", help="materialise every asset of one edition")
+    run.add_argument("--edition", type=int, required=True, help="index edition, e.g. 2022")
+    run.add_argument("--method", help="method file (YAML); default: the project's method")
+    run.set_defaults(handler=command_run)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI on the project's instance")
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    ui.set_defaults(handler=command_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    arguments = build_parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except (ValueError, FileNotFoundError, OSError) as error:
+        print(f"ccni {arguments.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

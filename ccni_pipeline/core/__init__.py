@@ -1,0 +1,1 @@
+"""Core tables: raw cells resolved to division codes, validated and keyed, in DuckDB."""

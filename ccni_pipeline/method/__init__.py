@@ -1,0 +1,1 @@
+"""The method layer: the method file, normalisation, weighting and aggregation."""

@@ -1,0 +1,234 @@
+"""Computing the indicator values of one edition in DuckDB.
+
+The SQL files under `sql/indicators/` compute each indicator from the core tables;
+this module binds the edition's years and the method's choices as parameters,
+stacks their results, turns categorical states into scores with the method's
+scoring tables, and adds a missing row, with its reason, for every rated city
+and indicator that has no value. No Python loop runs over cities.
+"""
+
+import logging
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ccni_pipeline.method.config import Method
+from ccni_pipeline.method.mann_kendall import exact_table
+from ccni_pipeline.warehouse import read_sql
+
+logger = logging.getLogger(__name__)
+
+INDICATOR_SQL = [
+    "indicators/levels.sql",
+    "indicators/trends.sql",
+    "indicators/non_fossil.sql",
+    "indicators/policy.sql",
+    "indicators/disclosure.sql",
+]
+
+# Why an indicator has no value, when its SQL returned no row for a city.
+MISSING_REASONS = {
+    "peak_target": (
+        "not reviewed: no loaded source gives carbon-peak target years "
+        "(the Net Zero Tracker rows carry neutrality and reduction targets only)"
+    ),
+    "neutrality_target": "not reviewed: the city is not in the Net Zero Tracker rows",
+    "pilot_status": "city not in the crosswalk's province list",
+    "disclosure": "no statistics mapped in the method file",
+    "spending_share": (
+        "no fiscal source loaded: energy-saving and environmental-protection "
+        "spending is in no loaded file"
+    ),
+    "electricity_intensity": (
+        "no electricity-use source loaded (the city statistical yearbook "
+        "reader is not part of this build)"
+    ),
+    "buses_per_10k": (
+        "no bus-fleet source loaded (the city statistical yearbook reader is "
+        "not part of this build)"
+    ),
+    "non_fossil_share": "no provincial generation data for the city's province",
+    "secondary_share": "no GDP by sector for {fallback_start}-{data_year}",
+    "co2_per_capita": "no CO2 or resident population for {fallback_start}-{data_year}",
+    "carbon_intensity": "no CO2 or real GDP for {fallback_start}-{data_year}",
+    "co2_growth": "no single CO2 source covers every year of {window_start}-{data_year}",
+    "decoupling": (
+        "no single CO2 source covers {window_start}-{data_year}, or real GDP of "
+        "{window_start} or {data_year} is missing"
+    ),
+    "peak_trend": "no single CO2 source covers every year of {window_start}-{data_year}",
+}
+
+VALUE_COLUMNS = [
+    "city_code",
+    "indicator_id",
+    "data_year",
+    "window_start",
+    "value",
+    "unit",
+    "detail",
+    "category",
+    "preset_score",
+    "is_proxy",
+    "input_row_ids",
+]
+
+
+def _parameters(method: Method, edition: int) -> dict[str, object]:
+    years = method.edition(edition)
+    scoring = method.scoring
+    return {
+        "data_year": years.data_year,
+        "window_start": years.trend_window[0],
+        "fallback_years": method.missing_data.fallback_years,
+        "precedence": method.co2_sources["precedence"],
+        "tapio_lower": scoring["tapio_bounds"]["lower"],
+        "tapio_upper": scoring["tapio_bounds"]["upper"],
+        "alpha": scoring["peak_trend"]["alpha"],
+        "cutoff_year": date.fromisoformat(years.cutoff_date).year,
+    }
+
+
+def _used(sql: str, parameters: dict[str, object]) -> dict[str, object]:
+    """Keep the parameters a statement refers to (DuckDB rejects unused ones)."""
+    return {name: value for name, value in parameters.items() if f"${name}" in sql}
+
+
+def _prepare(connection: duckdb.DuckDBPyConnection, method: Method, edition: int) -> None:
+    """Create the temporary tables the indicator SQL reads."""
+    years = method.edition(edition)
+    connection.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE candidate_cities AS
+        SELECT city_code, province_code, name_zh, level
+        FROM ref.cities
+        WHERE list_contains($levels, level)
+          AND coalesce(valid_from, 0) <= $data_year
+          AND coalesce(valid_to, 9999) > $data_year
+        """,
+        {"levels": method.city_set["levels"], "data_year": years.data_year},
+    )
+    disclosure = pd.DataFrame(
+        [
+            {"statistic": statistic, "variable": variable}
+            for statistic, variables in method.disclosure_statistics.items()
+            for variable in (variables or [None])
+        ]
+    )
+    connection.register("disclosure_map_frame", disclosure)
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE disclosure_map AS "
+        "SELECT statistic, variable::VARCHAR AS variable FROM disclosure_map_frame"
+    )
+    connection.register("mk_exact_frame", exact_table())
+    connection.execute("CREATE OR REPLACE TEMP TABLE mk_exact AS SELECT * FROM mk_exact_frame")
+    parameters = _parameters(method, edition)
+    choice_sql = read_sql("indicators/co2_choice.sql")
+    connection.execute(choice_sql, _used(choice_sql, parameters))
+
+
+def _score_categories(values: pd.DataFrame, method: Method) -> pd.Series:
+    """Turn categorical states and target years into scores with the scoring tables."""
+    scoring = method.scoring
+    scores = values["preset_score"].astype("float64").copy()
+    tables = {
+        "decoupling": scoring["decoupling_state"],
+        "peak_trend": {k: v for k, v in scoring["peak_trend"].items() if k != "alpha"},
+        "pilot_status": scoring["pilot_status"],
+    }
+    for indicator_id, table in tables.items():
+        rows = values["indicator_id"] == indicator_id
+        scores[rows] = values.loc[rows, "category"].map(table).astype("float64")
+
+    for indicator_id in ("peak_target", "neutrality_target"):
+        table = scoring[indicator_id]
+        rows = values["indicator_id"] == indicator_id
+        years = values.loc[rows, "value"].astype("float64")
+        conditions = [years <= band["max_year"] for band in table["by_year"]]
+        choices = [band["score"] for band in table["by_year"]]
+        by_year = np.select(conditions, choices, default=np.nan)
+        category = values.loc[rows, "category"]
+        by_year = np.where(
+            category == "reviewed_nothing_found",
+            table["reviewed_nothing_found"],
+            by_year,
+        )
+        if "plan_without_year" in table:
+            by_year = np.where(
+                category == "plan_without_year", table["plan_without_year"], by_year
+            )
+        scores[rows] = by_year
+    return scores
+
+
+def compute_indicator_values(
+    connection: duckdb.DuckDBPyConnection, method: Method, edition: int
+) -> pd.DataFrame:
+    """Return one row per rated city and indicator of the method, missing ones included."""
+    _prepare(connection, method, edition)
+    parameters = _parameters(method, edition)
+    parts = []
+    for name in INDICATOR_SQL:
+        sql = read_sql(name)
+        part = connection.execute(sql, _used(sql, parameters)).df()
+        logger.info("%s returned %d indicator values", name, len(part))
+        parts.append(part[VALUE_COLUMNS])
+    values = pd.concat(parts, ignore_index=True)
+    values["preset_score"] = _score_categories(values, method)
+
+    rated = _rated_cities(connection, values, method)
+    values = values[values["city_code"].isin(rated["city_code"])]
+    grid = _full_grid(rated, method)
+    merged = grid.merge(values, on=["city_code", "indicator_id"], how="left")
+    merged["is_missing"] = merged["value"].isna() & merged["category"].isna()
+    merged["reason"] = _missing_reasons(merged, method, edition)
+    merged["is_proxy"] = merged["is_proxy"].fillna(False).astype(bool)
+    merged["input_row_ids"] = merged["input_row_ids"].map(
+        lambda ids: list(ids) if isinstance(ids, list | np.ndarray) else []
+    )
+    return merged
+
+
+def _rated_cities(
+    connection: duckdb.DuckDBPyConnection, values: pd.DataFrame, method: Method
+) -> pd.DataFrame:
+    """Return the candidate cities that have a value for a required indicator."""
+    required = method.city_set.get("requires_any_of", [])
+    candidates = connection.execute(
+        "SELECT city_code, province_code FROM candidate_cities"
+    ).df()
+    with_data = values.loc[
+        values["indicator_id"].isin(required) & values["value"].notna(), "city_code"
+    ].unique()
+    return candidates[candidates["city_code"].isin(with_data)].reset_index(drop=True)
+
+
+def _full_grid(rated: pd.DataFrame, method: Method) -> pd.DataFrame:
+    indicators = pd.DataFrame(
+        [
+            {
+                "indicator_id": indicator.id,
+                "group_id": group.id,
+                "dimension_id": dimension.id,
+                "kind": indicator.kind,
+                "direction": indicator.direction,
+                "default_unit": indicator.unit,
+            }
+            for dimension, group, indicator in method.iter_indicators()
+        ]
+    )
+    return rated[["city_code"]].merge(indicators, how="cross")
+
+
+def _missing_reasons(merged: pd.DataFrame, method: Method, edition: int) -> pd.Series:
+    years = method.edition(edition)
+    context = {
+        "data_year": years.data_year,
+        "window_start": years.trend_window[0],
+        "fallback_start": years.data_year - method.missing_data.fallback_years,
+    }
+    templates = {key: text.format(**context) for key, text in MISSING_REASONS.items()}
+    reasons = merged["indicator_id"].map(templates).fillna("no value")
+    return reasons.where(merged["is_missing"], "")

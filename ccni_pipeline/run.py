@@ -1,0 +1,130 @@
+"""Running one edition through Dagster and summarising what it did.
+
+`run_edition` executes the `edition_job` for one partition in the persistent
+Dagster instance under the lake (so `dagster dev` shows the run afterwards) and
+collects the summary the CLI prints: cities ranked and unranked, checks passed,
+warned and failed, rows read, kept and rejected, and where the outputs went.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from ccni_pipeline import lake
+from ccni_pipeline.method.config import load_method
+from ccni_pipeline.warehouse import connect
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    """What one edition run did, for people and for tests."""
+
+    edition: int
+    method_id: str
+    run_id: str
+    succeeded: bool
+    checks_passed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_rejected: int = 0
+    cities_ranked: int = 0
+    cities_unranked: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        exports = lake.exports_dir(self.edition)
+        lines = [
+            f"CCNI edition {self.edition}, method {self.method_id}: "
+            + ("succeeded" if self.succeeded else "FAILED"),
+            f"  Dagster run {self.run_id} (instance {lake.dagster_home()})",
+            f"  cities: {self.cities_ranked} ranked, {self.cities_unranked} unranked",
+            f"  checks: {len(self.checks_passed)} passed, {len(self.checks_warned)} warned, "
+            f"{len(self.checks_failed)} failed",
+        ]
+        for name in self.checks_warned:
+            lines.append(f"    warned: {name}")
+        for name in self.checks_failed:
+            lines.append(f"    failed: {name}")
+        lines += [
+            f"  rows: {self.rows_read} read, {self.rows_kept} kept, "
+            f"{self.rows_rejected} rejected",
+            f"  warehouse: {lake.warehouse_path()}",
+            f"  exports: {exports / 'scores.csv'}, {exports / 'indicators.csv'}",
+        ]
+        lines += [f"  error: {failure}" for failure in self.failures]
+        return "\n".join(lines)
+
+
+def _check_outcomes(result, summary: RunSummary) -> None:
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.passed:
+            summary.checks_passed.append(name)
+        elif evaluation.severity == dg.AssetCheckSeverity.WARN:
+            summary.checks_warned.append(name)
+        else:
+            summary.checks_failed.append(name)
+
+
+def _row_counts(summary: RunSummary) -> None:
+    with connect(lake.warehouse_path(), read_only=True) as connection:
+        kept_raw, = connection.execute("SELECT count(*) FROM raw.cells").fetchone()
+        rejected, = connection.execute("SELECT count(*) FROM core.rejected_rows").fetchone()
+        rejected_read, = connection.execute(
+            "SELECT count(*) FROM core.rejected_rows WHERE stage = 'read'"
+        ).fetchone()
+        kept_core, = connection.execute(
+            "SELECT (SELECT count(*) FROM core.city_values)"
+            " + (SELECT count(*) FROM core.province_values)"
+        ).fetchone()
+        ranked, unranked = connection.execute(
+            """
+            SELECT count(*) FILTER (WHERE ranked), count(*) FILTER (WHERE NOT ranked)
+            FROM out.composite_scores WHERE edition = $edition AND method_id = $method_id
+            """,
+            {"edition": summary.edition, "method_id": summary.method_id},
+        ).fetchone()
+    summary.rows_read = kept_raw + rejected_read
+    summary.rows_kept = kept_core
+    summary.rows_rejected = rejected
+    summary.cities_ranked = ranked
+    summary.cities_unranked = unranked
+
+
+def run_edition(edition: int, method_path: str | None = None) -> RunSummary:
+    """Materialise every asset of one edition; return its summary."""
+    from ccni_pipeline.definitions import defs
+
+    method = load_method(method_path)
+    method.edition(edition)
+    instance = dg.DagsterInstance.get()
+    job = defs.get_job_def("edition_job")
+    run_config = {"resources": {"method": {"config": {"path": method_path or ""}}}}
+    result = job.execute_in_process(
+        partition_key=str(edition),
+        instance=instance,
+        run_config=run_config,
+        raise_on_error=False,
+    )
+    summary = RunSummary(
+        edition=edition,
+        method_id=method.id,
+        run_id=result.run_id,
+        succeeded=result.success,
+    )
+    _check_outcomes(result, summary)
+    for event in result.all_events:
+        if event.is_step_failure:
+            summary.failures.append(
+                f"step {event.step_key}: {event.event_specific_data.error.message.strip()}"
+            )
+    try:
+        _row_counts(summary)
+    except Exception as error:  # the warehouse may be incomplete after a failure
+        summary.failures.append(f"could not count rows: {error}")
+    return summary
