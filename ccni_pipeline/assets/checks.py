@@ -127,7 +127,7 @@ def rows_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=core_city_values, severity=dg.AssetCheckSeverity.WARN)
+@dg.asset_check(asset=core_city_values)
 def unresolved_city_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """City names no crosswalk entry matched, with the source rows they came from."""
     with warehouse.connect() as connection:
@@ -152,7 +152,7 @@ def unresolved_city_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=out_indicator_values, severity=dg.AssetCheckSeverity.WARN)
+@dg.asset_check(asset=out_indicator_values)
 def clean_energy_data(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
@@ -188,7 +188,7 @@ def clean_energy_data(
     )
 
 
-@dg.asset_check(asset=out_indicator_values, severity=dg.AssetCheckSeverity.WARN)
+@dg.asset_check(asset=out_indicator_values)
 def implausible_values(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:

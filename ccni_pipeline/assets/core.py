@@ -20,8 +20,11 @@ PILOT_PROVINCES = Path(__file__).resolve().parent.parent / "reference" / "pilot_
 
 def _reference_tables() -> dict[str, pd.DataFrame]:
     pilots = pd.read_csv(PILOT_PROVINCES, dtype={"province_code": str})
+    cities = crosswalk.load_cities()
+    for column in ("valid_from", "valid_to"):
+        cities[column] = pd.to_numeric(cities[column].replace("", None)).astype("Int64")
     return {
-        "ref.cities": crosswalk.load_cities(),
+        "ref.cities": cities,
         "ref.aliases": crosswalk.load_aliases(),
         "ref.provinces": crosswalk.load_provinces(),
         "ref.boundary_changes": crosswalk.load_boundary_changes(),

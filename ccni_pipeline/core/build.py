@@ -11,6 +11,7 @@ the reason and the cell it came from), and writes:
 """
 
 import logging
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -19,6 +20,8 @@ from ccni_pipeline.cities import crosswalk
 from ccni_pipeline.warehouse import read_sql, replace_table
 
 logger = logging.getLogger(__name__)
+
+LOCODE_FILE = Path(crosswalk.__file__).with_name("locode_to_division.csv")
 
 CORE_COLUMNS = [
     "city_code",
@@ -33,6 +36,15 @@ CORE_COLUMNS = [
 ]
 
 
+def _with_locode_codes(names: pd.DataFrame) -> pd.DataFrame:
+    """Give Net Zero Tracker actors (UN/LOCODEs such as `CN SGH`) their division code."""
+    locodes = pd.read_csv(LOCODE_FILE, dtype=str)
+    codes = names["city_name"].map(dict(zip(locodes["locode"], locodes["division_code"])))
+    lookup = names.copy()
+    lookup["source_city_code"] = codes.fillna(lookup["source_city_code"])
+    return lookup
+
+
 def _city_mapping(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Resolve every distinct name form of the raw cells once."""
     names = connection.execute(
@@ -42,7 +54,7 @@ def _city_mapping(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         WHERE city_name <> ''
         """
     ).df()
-    resolved = crosswalk.resolve_cities(names)
+    resolved = crosswalk.resolve_cities(_with_locode_codes(names))
     mapping = pd.concat(
         [names, resolved[["city_code", "resolution", "unresolved_reason"]]], axis=1
     )
@@ -64,7 +76,10 @@ def _province_values(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFram
     rejected = cells[cells["province_code"].isna()].copy()
     rejected["stage"] = "resolve"
     rejected["reason"] = "province name " + rejected["province_name"].map(repr) + " not in the crosswalk"
-    columns = ["province_code", "year", "variable", "value", "unit", "source_id", "raw_row_id"]
+    columns = [
+        "province_code", "year", "variable", "value", "value_text", "unit",
+        "source_id", "raw_row_id",
+    ]
     return kept[columns].reset_index(drop=True), rejected
 
 

@@ -82,7 +82,8 @@ def values(tmp_path_factory) -> pd.DataFrame:
     )
     connection.execute(
         "CREATE TABLE core.province_values (province_code VARCHAR, year INTEGER, "
-        "variable VARCHAR, value DOUBLE, unit VARCHAR, source_id VARCHAR, raw_row_id VARCHAR)"
+        "variable VARCHAR, value DOUBLE, value_text VARCHAR, unit VARCHAR, source_id VARCHAR, "
+        "raw_row_id VARCHAR)"
     )
     connection.execute(
         "CREATE TABLE ref.pilot_provinces (province_code VARCHAR, province_zh VARCHAR, "

@@ -16,6 +16,7 @@ WITH generation AS (
             'power_gen_solar_100m_kwh'
         )) AS total,
         count(*) FILTER (WHERE variable = 'power_gen_thermal_100m_kwh') AS has_thermal,
+        bool_or(value_text LIKE 'estimated%') AS has_estimate,
         list(raw_row_id ORDER BY variable) AS row_ids
     FROM core.province_values
     WHERE variable LIKE 'power_gen_%'
@@ -28,7 +29,8 @@ latest AS (
         province_code,
         max(year) AS year,
         arg_max(non_fossil / total * 100, year) AS share_pct,
-        arg_max(row_ids, year) AS row_ids
+        arg_max(row_ids, year) AS row_ids,
+        arg_max(has_estimate, year) AS has_estimate
     FROM generation
     WHERE total > 0 AND has_thermal > 0
     GROUP BY province_code
@@ -43,6 +45,8 @@ SELECT
     '%' AS unit,
     'proxy=province: non-fossil share of electricity generation of province '
         || l.province_code
+        || CASE WHEN l.has_estimate
+            THEN '; includes annual totals estimated from year-to-date months' ELSE '' END
         || CASE WHEN l.year < $data_year THEN '; stand-in from ' || l.year ELSE '' END
         AS detail,
     CAST(NULL AS VARCHAR) AS category,

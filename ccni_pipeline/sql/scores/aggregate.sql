@@ -6,7 +6,7 @@
 -- the full nominal weight that had data.
 CREATE OR REPLACE TEMP TABLE score_tree AS
 WITH scored AS (
-    SELECT s.*, w.w_indicator, w.w_group, w.w_dimension
+    SELECT s.*, w.group_id, w.dimension_id, w.w_indicator, w.w_group, w.w_dimension
     FROM indicator_scores AS s
     JOIN method_weights AS w USING (indicator_id)
 ),
