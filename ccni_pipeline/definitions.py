@@ -6,7 +6,7 @@ from ccni_pipeline.assets.checks import ALL_CHECKS
 from ccni_pipeline.assets.core import core_city_values, ref_cities
 from ccni_pipeline.assets.exports import out_exports
 from ccni_pipeline.assets.raw import RAW_ASSETS
-from ccni_pipeline.assets.scores import EDITIONS, SCORE_ASSETS
+from ccni_pipeline.assets.scores import SCORE_ASSETS
 from ccni_pipeline.resources import MethodResource, WarehouseResource
 
 ALL_ASSETS = [*RAW_ASSETS, ref_cities, core_city_values, *SCORE_ASSETS, out_exports]
@@ -14,7 +14,6 @@ ALL_ASSETS = [*RAW_ASSETS, ref_cities, core_city_values, *SCORE_ASSETS, out_expo
 edition_job = dg.define_asset_job(
     name="edition_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=EDITIONS,
     description="Materialise every asset of one index edition, raw files to exports.",
 )
 

@@ -103,7 +103,7 @@ def run_edition(edition: int, method_path: str | None = None) -> RunSummary:
     method = load_method(method_path)
     method.edition(edition)
     instance = dg.DagsterInstance.get()
-    job = defs.get_job_def("edition_job")
+    job = defs.resolve_job_def("edition_job")
     run_config = {"resources": {"method": {"config": {"path": method_path or ""}}}}
     result = job.execute_in_process(
         partition_key=str(edition),

@@ -12,7 +12,13 @@ import pandas as pd
 
 from ccni_pipeline.resources import WarehouseResource
 from ccni_pipeline.sources.base import RAW_COLUMNS, REJECTED_COLUMNS
-from ccni_pipeline.sources.manifest import lake_path, load_manifest, source_file
+from ccni_pipeline.sources.fetch import ChecksumMismatchError
+from ccni_pipeline.sources.manifest import (
+    lake_path,
+    load_manifest,
+    sha256_of,
+    source_file,
+)
 from ccni_pipeline.sources.registry import DESCRIPTIONS, READERS
 from ccni_pipeline.warehouse import replace_rows
 
@@ -61,6 +67,13 @@ def build_raw_asset(source_id: str) -> dg.AssetsDefinition:
             raise FileNotFoundError(
                 f"{path} not found; run `ccni fetch` (or set CCNI_SOURCE_MIRROR) "
                 f"to place source {source_id!r} in the lake"
+            )
+        actual = sha256_of(path)
+        if actual != entry.sha256:
+            raise ChecksumMismatchError(
+                f"{path}: sha256 {actual} does not match the manifest's "
+                f"{entry.sha256} for source {source_id!r}; fetch the file again with "
+                "`ccni fetch`, or register the revised file in the manifest"
             )
         result = reader(source_file(entry))
         kept = conform_raw(result.kept, RAW_COLUMNS)

@@ -34,8 +34,8 @@ CEADS_CITY_WORKBOOK = (
 )
 
 # province 2-digit code -> (name_en, name_en_full, name_en_gadm, ISO 3166-2 code).
-# name_en is the form in the CREA/Wind series names ("Inner Mongolia", "Tibet");
-# name_en_gadm is the GADM NAME_1 used in the CREA station list ("Nei Mongol").
+# name_en is the form in the CREA/Wind series names ("Inner Mongolia", "Tibet"),
+# and name_en_gadm the GADM NAME_1 used in the CREA station list ("Nei Mongol").
 PROVINCE_ENGLISH = {
     "11": ("Beijing", "Beijing Municipality", "Beijing", "CN-BJ"),
     "12": ("Tianjin", "Tianjin Municipality", "Tianjin", "CN-TJ"),
@@ -101,6 +101,9 @@ COUNTY_GROUP_CODES = {"4190", "4290", "4690", "6590"}
 
 # Units that no longer exist under this code, with the names the sources use.
 # Validity years and successors come from boundary_changes.csv.
+# NOTE: only the changes from 2001 on that the sources show are recorded. The
+# 地区 -> city conversions of 2000-2004 (巴彦淖尔盟 -> 巴彦淖尔市 and others) are
+# not, so those cities have an empty valid_from and their old codes are unknown.
 HISTORICAL_UNITS = pd.DataFrame(
     [
         ("341400", "巢湖市", "巢湖", "Chaohu", "prefecture"),
@@ -418,8 +421,8 @@ def match_ceads_names(
 ) -> pd.DataFrame:
     """Map CEADs strings (`安徽安庆`, `北京`, `湖北恩施州`) to city codes.
 
-    A string is a province short name followed by the city part; municipalities
-    are the short name alone. `新疆伊犁州直属县` (the counties administered
+    A string is a province short name followed by the city part, and a
+    municipality is its short name alone. `新疆伊犁州直属县` (the counties administered
     directly by the Ili prefecture) maps to 654000, which in the NBS codes
     covers exactly those counties, because 塔城 and 阿勒泰 have codes of their own.
     """
@@ -599,8 +602,8 @@ def build_cities(
     duplicated = cities.loc[cities["city_code"].duplicated(), "city_code"].tolist()
     if duplicated:
         raise ValueError(
-            f"codes {duplicated} are both current and in HISTORICAL_UNITS; "
-            "remove them from HISTORICAL_UNITS"
+            f"codes {duplicated} are both current NBS codes and in HISTORICAL_UNITS, "
+            "so remove them from HISTORICAL_UNITS"
         )
     return cities[CITY_COLUMNS].sort_values("city_code", ignore_index=True)
 

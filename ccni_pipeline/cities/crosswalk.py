@@ -1,10 +1,10 @@
 """The city crosswalk: city names and codes as the sources write them -> division code.
 
-The one city key of the pipeline is the 6-digit GB/T 2260 division code: prefecture
-codes end in 00 (440300 Shenzhen), municipalities use their province code (110000,
-120000, 310000, 500000), and province-administered county-level units (济源, 仙桃,
-潜江, 天门, 石河子, Hainan's counties) keep their county code (419001) so they
-resolve but can be left out by `level`.
+The one city key of the pipeline is the 6-digit GB/T 2260 division code.
+Prefecture codes end in 00 (440300 Shenzhen), and municipalities use their
+province code (110000, 120000, 310000, 500000). Province-administered county-level
+units (济源, 仙桃, 潜江, 天门, 石河子, Hainan's counties) keep their county code
+(419001), so they resolve but can be left out by `level`.
 
 Reference tables next to this module. `build_reference.py` writes the first three
 from the NBS code files; `boundary_changes.csv` is curated by hand:
@@ -97,8 +97,8 @@ def load_boundary_changes() -> pd.DataFrame:
 def normalise_names(names: pd.Series) -> pd.Series:
     """Return the match key of each name.
 
-    NFKC turns full-width letters, digits and brackets into half-width ones; then
-    the key drops an English generic word (`Jiyuan shi`, `Suzhou City`), all
+    NFKC turns full-width letters, digits and brackets into half-width ones. The
+    key then drops an English generic word (`Jiyuan shi`, `Suzhou City`), all
     whitespace, apostrophes, hyphens and dots, and is case-folded.
     """
     text = names.fillna("").astype(str).str.normalize("NFKC").str.strip()
@@ -112,6 +112,7 @@ def strip_generic_suffix(keys: pd.Series) -> pd.Series:
     return keys.str.replace(r"(?<=..)(市|地区|盟)$", "", regex=True)
 
 
+@functools.cache
 def _province_lookup() -> dict[str, str]:
     """Map every normalised province form (name, code, ISO code) to its code."""
     provinces = _read_reference("provinces.csv")
@@ -178,11 +179,11 @@ def _code_changes() -> dict[str, str]:
 
 
 def _resolve_codes(source_codes: pd.Series) -> pd.DataFrame:
-    """Resolve source codes; rows whose code is not in cities.csv get None."""
+    """Resolve source codes. Rows whose code is not in cities.csv get None."""
     cities = _read_reference("cities.csv").set_index("city_code")
     codes = source_codes.str.strip().str.replace(r"\.0+$", "", regex=True)
     codes = codes.replace(MUNICIPAL_PSEUDO_CODES)
-    known = codes.str.fullmatch(r"\d{6}") & codes.isin(cities.index)
+    known = codes.isin(cities.index)
 
     current = codes.copy()
     code_changes = _code_changes()
@@ -247,7 +248,7 @@ def _split_province_prefix(names: pd.DataFrame) -> pd.DataFrame:
 
 
 def _match_names(names: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the matching passes; return (resolved, candidates seen).
+    """Run the matching passes and return (resolved, candidates seen).
 
     `resolved` has entity_id, city_code, historical, with_province for names that
     one pass matched to exactly one city. `candidates` has every alias candidate
@@ -347,10 +348,11 @@ def _resolve_names(entities: pd.DataFrame) -> pd.DataFrame:
 
 
 def _entity_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the entity columns as text; a missing optional column is ""."""
+    """Return the entity columns as text, "" for a missing optional column."""
     if "city_name" not in frame.columns:
         raise ValueError(
-            f"resolve_cities needs a 'city_name' column; got {list(frame.columns)}"
+            f"missing column 'city_name' in the frame to resolve (columns: "
+            f"{list(frame.columns)}); rename the city-name column to city_name"
         )
     text = pd.DataFrame(index=frame.index)
     for column in _ENTITY_COLUMNS:
@@ -378,7 +380,7 @@ def resolve_cities(frame: pd.DataFrame) -> pd.DataFrame:
     by_code = _resolve_codes(entities["source_city_code"])
 
     use_code = by_code["city_code"].notna()
-    result = by_name[RESOLUTION_COLUMNS].copy()
+    result = by_name[RESOLUTION_COLUMNS].astype(object)
     result.loc[use_code, ["city_code", "resolution"]] = by_code.loc[
         use_code, ["city_code", "resolution"]
     ]
@@ -448,8 +450,11 @@ def _log_summary(rows: pd.DataFrame, frame: pd.DataFrame) -> None:
 def boundary_flags(codes: pd.Series, start_year: int, end_year: int) -> pd.DataFrame:
     """Tell whether each city's territory changed in [start_year, end_year].
 
-    Renames and pure code changes do not count; merges, splits, county transfers,
+    Renames and pure code changes do not count. Merges, splits, county transfers,
     new units and abolitions do, whichever side of the change the city is on.
+
+    NOTE: county transfers between prefectures are recorded only for 枞阳, 寿县
+    and 简阳, so `changed` is False for a city that gained or lost another county.
 
     Returns:
         A frame on the index of `codes` with `city_code`, `changed` (bool) and
@@ -472,7 +477,7 @@ def boundary_flags(codes: pd.Series, start_year: int, end_year: int) -> pd.DataF
 
     events = pd.concat([received, given]).sort_values(["position", "year"])
     notes = events.groupby("position")["text"].agg("; ".join)
-    note = pd.Series(range(len(codes))).map(notes).fillna("")
+    note = pd.Series(range(len(codes))).map(notes).astype(object).fillna("")
     return pd.DataFrame(
         {
             "city_code": codes.to_numpy(),

@@ -8,6 +8,7 @@ file never overwrites the version an earlier run read.
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
@@ -21,6 +22,7 @@ from ccni_pipeline.sources.base import SourceFile
 logger = logging.getLogger(__name__)
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+MANIFEST_ENV = "CCNI_MANIFEST"  # names another manifest file, e.g. with a revised source
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
@@ -59,7 +61,8 @@ def load_manifest(path: Path | None = None) -> dict[str, SourceEntry]:
     """Load and validate the manifest.
 
     Args:
-        path: manifest file; the packaged `manifest.yaml` when None.
+        path: manifest file; when None, the file `CCNI_MANIFEST` names, else the
+            packaged `manifest.yaml`.
 
     Returns:
         The entries keyed by source id, in file order.
@@ -68,7 +71,9 @@ def load_manifest(path: Path | None = None) -> dict[str, SourceEntry]:
         ManifestError: the file is not a mapping with a `sources` list, or an entry
             has a missing, unknown or invalid key. The message names the entry and key.
     """
-    path = MANIFEST_PATH if path is None else Path(path)
+    if path is None:
+        path = Path(os.environ.get(MANIFEST_ENV) or MANIFEST_PATH)
+    path = Path(path)
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
         raise ManifestError(
