@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ccni_pipeline.cities import crosswalk
 from ccni_pipeline.method.config import Method
 from ccni_pipeline.method.mann_kendall import exact_table
 from ccni_pipeline.warehouse import read_sql
@@ -60,6 +61,8 @@ MISSING_REASONS = {
     ),
     "peak_trend": "no single CO2 source covers every year of {window_start}-{data_year}",
 }
+
+TREND_INDICATORS = ["co2_growth", "decoupling", "peak_trend"]
 
 VALUE_COLUMNS = [
     "city_code",
@@ -188,7 +191,26 @@ def compute_indicator_values(
     merged["input_row_ids"] = merged["input_row_ids"].map(
         lambda ids: list(ids) if isinstance(ids, list | np.ndarray) else []
     )
+    merged["detail"] = _flag_boundary_changes(merged, method, edition)
     return merged
+
+
+def _flag_boundary_changes(
+    merged: pd.DataFrame, method: Method, edition: int
+) -> pd.Series:
+    """Append a note to trend values of cities whose territory changed in the window.
+
+    A CO2 or GDP series that crosses a merger or split compares two different
+    territories unless its source redrew the history on today's boundary, which
+    the sources here do not document; the value is kept and flagged.
+    """
+    start, end = method.edition(edition).trend_window
+    flags = crosswalk.boundary_flags(merged["city_code"], start, end)
+    is_trend = merged["indicator_id"].isin(TREND_INDICATORS) & ~merged["is_missing"]
+    flagged = is_trend & flags["changed"].to_numpy()
+    detail = merged["detail"].fillna("").astype(str)
+    notes = "; boundary changed in the window: " + flags["note"].to_numpy()
+    return detail.where(~flagged, detail + notes)
 
 
 def _rated_cities(
