@@ -10,22 +10,14 @@ local folder laid out like the shared real-data folder).
 
 import argparse
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from ccni_pipeline import lake
+from ccni_pipeline.instance import prepare_dagster_home
 
 logger = logging.getLogger("ccni")
-
-
-def _prepare_dagster_home() -> Path:
-    """Point DAGSTER_HOME at the lake's instance folder unless the user set one."""
-    home = Path(os.environ.get("DAGSTER_HOME") or lake.dagster_home())
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def command_fetch(arguments: argparse.Namespace) -> int:
@@ -45,18 +37,26 @@ def command_fetch(arguments: argparse.Namespace) -> int:
 def command_run(arguments: argparse.Namespace) -> int:
     from ccni_pipeline.run import run_edition
 
-    _prepare_dagster_home()
+    prepare_dagster_home()
     summary = run_edition(arguments.edition, method_path=arguments.method)
     print(summary.render())
     return 0 if summary.succeeded else 1
 
 
 def command_ui(arguments: argparse.Namespace) -> int:
-    home = _prepare_dagster_home()
+    home = prepare_dagster_home()
     workspace = lake.PROJECT_ROOT / "workspace.yaml"
     command = [
-        sys.executable, "-m", "dagster", "dev",
-        "-w", str(workspace), "-h", arguments.host, "-p", str(arguments.port),
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(workspace),
+        "-h",
+        arguments.host,
+        "-p",
+        str(arguments.port),
     ]
     print(f"Dagster UI on http://{arguments.host}:{arguments.port} (instance {home})")
     return subprocess.call(command, cwd=lake.PROJECT_ROOT)
@@ -78,19 +78,29 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(handler=command_fetch)
 
     run = commands.add_parser("run", help="materialise every asset of one edition")
-    run.add_argument("--edition", type=int, required=True, help="index edition, e.g. 2022")
-    run.add_argument("--method", help="method file (YAML); default: the project's method")
+    run.add_argument(
+        "--edition", type=int, required=True, help="index edition, e.g. 2022"
+    )
+    run.add_argument(
+        "--method", help="method file (YAML); default: the project's method"
+    )
     run.set_defaults(handler=command_run)
 
-    ui = commands.add_parser("ui", help="start the Dagster UI on the project's instance")
-    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui = commands.add_parser(
+        "ui", help="start the Dagster UI on the project's instance"
+    )
+    ui.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
     ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     ui.set_defaults(handler=command_ui)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)

@@ -73,12 +73,14 @@ def _check_outcomes(result, summary: RunSummary) -> None:
 
 def _row_counts(summary: RunSummary) -> None:
     with connect(lake.warehouse_path(), read_only=True) as connection:
-        kept_raw, = connection.execute("SELECT count(*) FROM raw.cells").fetchone()
-        rejected, = connection.execute("SELECT count(*) FROM core.rejected_rows").fetchone()
-        rejected_read, = connection.execute(
+        (kept_raw,) = connection.execute("SELECT count(*) FROM raw.cells").fetchone()
+        (rejected,) = connection.execute(
+            "SELECT count(*) FROM core.rejected_rows"
+        ).fetchone()
+        (rejected_read,) = connection.execute(
             "SELECT count(*) FROM core.rejected_rows WHERE stage = 'read'"
         ).fetchone()
-        kept_core, = connection.execute(
+        (kept_core,) = connection.execute(
             "SELECT (SELECT count(*) FROM core.city_values)"
             " + (SELECT count(*) FROM core.province_values)"
         ).fetchone()

@@ -47,7 +47,9 @@ def replace_table(
     connection.register("incoming_frame", frame)
     try:
         connection.execute("BEGIN TRANSACTION")
-        connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming_frame")
+        connection.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM incoming_frame"
+        )
         connection.execute("COMMIT")
     except Exception:
         connection.execute("ROLLBACK")

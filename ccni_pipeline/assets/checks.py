@@ -147,7 +147,9 @@ def unresolved_city_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "unresolved names": len(names),
-            "names": dg.MetadataValue.md(names.to_markdown(index=False) if len(names) else "none"),
+            "names": dg.MetadataValue.md(
+                names.to_markdown(index=False) if len(names) else "none"
+            ),
         },
     )
 
@@ -180,7 +182,9 @@ def clean_energy_data(
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "cities flagged": len(gaps),
-            "non-fossil share only a provincial proxy": int(gaps["non_fossil_proxy"].sum()),
+            "non-fossil share only a provincial proxy": int(
+                gaps["non_fossil_proxy"].sum()
+            ),
             "non-fossil share missing": int(gaps["non_fossil_missing"].sum()),
             "electricity use missing": int(gaps["electricity_missing"].sum()),
             "cities": dg.MetadataValue.md(gaps.head(50).to_markdown(index=False)),
@@ -214,7 +218,9 @@ def implausible_values(
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "cities flagged": len(flagged),
-            "cities": dg.MetadataValue.md(flagged.to_markdown(index=False) if len(flagged) else "none"),
+            "cities": dg.MetadataValue.md(
+                flagged.to_markdown(index=False) if len(flagged) else "none"
+            ),
         },
     )
 

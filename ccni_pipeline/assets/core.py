@@ -15,7 +15,9 @@ from ccni_pipeline.warehouse import replace_table
 logger = logging.getLogger(__name__)
 
 CORE_GROUP = "core"
-PILOT_PROVINCES = Path(__file__).resolve().parent.parent / "reference" / "pilot_provinces.csv"
+PILOT_PROVINCES = (
+    Path(__file__).resolve().parent.parent / "reference" / "pilot_provinces.csv"
+)
 
 
 def _reference_tables() -> dict[str, pd.DataFrame]:
@@ -44,7 +46,10 @@ def ref_cities(warehouse: WarehouseResource) -> dg.MaterializeResult:
     changes, and the low-carbon pilot provinces, from the project's curated files."""
     tables = _reference_tables()
     with warehouse.connect() as connection:
-        counts = {name: replace_table(connection, name, frame) for name, frame in tables.items()}
+        counts = {
+            name: replace_table(connection, name, frame)
+            for name, frame in tables.items()
+        }
     cities = tables["ref.cities"]
     return dg.MaterializeResult(
         metadata={
@@ -87,14 +92,20 @@ def core_city_values(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "rejected by stage": dg.MetadataValue.md(rejected.to_markdown(index=False)),
             "dagster/column_schema": dg.TableSchema(
                 columns=[
-                    dg.TableColumn("city_code", "varchar", description="6-digit GB/T 2260 code"),
+                    dg.TableColumn(
+                        "city_code", "varchar", description="6-digit GB/T 2260 code"
+                    ),
                     dg.TableColumn("year", "integer"),
-                    dg.TableColumn("variable", "varchar", description="unit in the name"),
+                    dg.TableColumn(
+                        "variable", "varchar", description="unit in the name"
+                    ),
                     dg.TableColumn("value", "double"),
                     dg.TableColumn("value_text", "varchar"),
                     dg.TableColumn("unit", "varchar"),
                     dg.TableColumn("source_id", "varchar"),
-                    dg.TableColumn("raw_row_id", "varchar", description="cell id in raw.cells"),
+                    dg.TableColumn(
+                        "raw_row_id", "varchar", description="cell id in raw.cells"
+                    ),
                     dg.TableColumn("resolution", "varchar"),
                 ]
             ),

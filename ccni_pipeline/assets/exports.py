@@ -74,12 +74,21 @@ def scores_frame(connection, edition: int, method: Method) -> pd.DataFrame:
     frame = composite.merge(wide, on="city_code", how="left")
     frame["method_id"] = method.id
     columns = [
-        "city_code", "city_name_zh", "city_name_en", "province", *dimension_ids,
-        "composite", "coverage", "rank", "method_id",
+        "city_code",
+        "city_name_zh",
+        "city_name_en",
+        "province",
+        *dimension_ids,
+        "composite",
+        "coverage",
+        "rank",
+        "method_id",
     ]
     frame = frame[columns]
     frame["rank"] = frame["rank"].astype("Int64")
-    return frame.sort_values(["rank", "city_code"], na_position="last").reset_index(drop=True)
+    return frame.sort_values(["rank", "city_code"], na_position="last").reset_index(
+        drop=True
+    )
 
 
 def indicators_frame(connection, edition: int, method: Method) -> pd.DataFrame:
@@ -122,7 +131,9 @@ def out_exports(
     folder = lake.exports_dir(edition)
     write_csv_atomically(scores, folder / "scores.csv")
     write_csv_atomically(indicators, folder / "indicators.csv")
-    context.log.info(f"wrote {len(scores)} cities and {len(indicators)} indicator rows to {folder}")
+    context.log.info(
+        f"wrote {len(scores)} cities and {len(indicators)} indicator rows to {folder}"
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(scores),

@@ -33,9 +33,13 @@ def conform_raw(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     frame = frame.reindex(columns=columns).copy()
     for column in columns:
         if column in ("row_number", "year"):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(
+                "Int64"
+            )
         elif column == "value":
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(
+                "float64"
+            )
         else:
             frame[column] = frame[column].fillna("").astype(str)
     return frame
@@ -97,12 +101,22 @@ def build_raw_asset(source_id: str) -> dg.AssetsDefinition:
                 else "",
                 "preview": dg.MetadataValue.md(
                     kept.head(5)[
-                        ["sheet", "row_number", "column_letter", "city_name",
-                         "year", "variable", "value"]
+                        [
+                            "sheet",
+                            "row_number",
+                            "column_letter",
+                            "city_name",
+                            "year",
+                            "variable",
+                            "value",
+                        ]
                     ].to_markdown(index=False)
                 ),
                 "dagster/column_schema": dg.TableSchema(
-                    columns=[dg.TableColumn(name, str(kept[name].dtype)) for name in RAW_COLUMNS]
+                    columns=[
+                        dg.TableColumn(name, str(kept[name].dtype))
+                        for name in RAW_COLUMNS
+                    ]
                 ),
             }
         )

@@ -48,7 +48,9 @@ def _method_metadata(method) -> dict[str, object]:
     }
 
 
-def _read(warehouse: WarehouseResource, table: str, key: dict[str, object]) -> pd.DataFrame:
+def _read(
+    warehouse: WarehouseResource, table: str, key: dict[str, object]
+) -> pd.DataFrame:
     with warehouse.connect(read_only=False) as connection:
         return connection.execute(
             f"SELECT * EXCLUDE (edition, method_id) FROM {table} "
@@ -81,14 +83,19 @@ def out_indicator_values(
         replace_rows(connection, "out.indicator_values", _stamp(values, key), key)
     summary = (
         values.groupby("indicator_id")
-        .agg(with_value=("is_missing", lambda s: int((~s).sum())), proxy=("is_proxy", "sum"))
+        .agg(
+            with_value=("is_missing", lambda s: int((~s).sum())),
+            proxy=("is_proxy", "sum"),
+        )
         .reset_index()
     )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(values),
             "rated cities": int(values["city_code"].nunique()),
-            "values per indicator": dg.MetadataValue.md(summary.to_markdown(index=False)),
+            "values per indicator": dg.MetadataValue.md(
+                summary.to_markdown(index=False)
+            ),
             **_method_metadata(loaded),
         }
     )
@@ -116,7 +123,9 @@ def out_indicator_scores(
     with warehouse.connect() as connection:
         scored = normalise(connection, values, loaded)
         tree = score_tree(connection, scored, loaded)
-        weights = tree[["city_code", "indicator_id", "nominal_weight", "applied_weight"]]
+        weights = tree[
+            ["city_code", "indicator_id", "nominal_weight", "applied_weight"]
+        ]
         scored = scored.merge(weights, on=["city_code", "indicator_id"], how="left")
         replace_rows(connection, "out.indicator_scores", _stamp(scored, key), key)
     bounds = (
@@ -157,7 +166,9 @@ def _level_asset(name: str, build, description: str, dep) -> dg.AssetsDefinition
         with warehouse.connect() as connection:
             tree = score_tree(connection, scores, loaded)
             frame = build(tree, loaded)
-            replace_rows(connection, f"out.{name.removeprefix('out_')}", _stamp(frame, key), key)
+            replace_rows(
+                connection, f"out.{name.removeprefix('out_')}", _stamp(frame, key), key
+            )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": len(frame),

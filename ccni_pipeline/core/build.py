@@ -39,7 +39,9 @@ CORE_COLUMNS = [
 def _with_locode_codes(names: pd.DataFrame) -> pd.DataFrame:
     """Give Net Zero Tracker actors (UN/LOCODEs such as `CN SGH`) their division code."""
     locodes = pd.read_csv(LOCODE_FILE, dtype=str)
-    codes = names["city_name"].map(dict(zip(locodes["locode"], locodes["division_code"])))
+    codes = names["city_name"].map(
+        dict(zip(locodes["locode"], locodes["division_code"]))
+    )
     lookup = names.copy()
     lookup["source_city_code"] = codes.fillna(lookup["source_city_code"])
     return lookup
@@ -60,13 +62,16 @@ def _city_mapping(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
     unresolved = mapping["city_code"].isna().sum()
     logger.info(
-        "resolved %d of %d distinct city name forms", len(mapping) - unresolved,
+        "resolved %d of %d distinct city name forms",
+        len(mapping) - unresolved,
         len(mapping),
     )
     return mapping
 
 
-def _province_values(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _province_values(
+    connection: duckdb.DuckDBPyConnection,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     cells = connection.execute(
         "SELECT * FROM raw.cells WHERE city_name = '' AND province_name <> ''"
     ).df()
@@ -75,10 +80,18 @@ def _province_values(connection: duckdb.DuckDBPyConnection) -> tuple[pd.DataFram
     kept = cells[cells["province_code"].notna()]
     rejected = cells[cells["province_code"].isna()].copy()
     rejected["stage"] = "resolve"
-    rejected["reason"] = "province name " + rejected["province_name"].map(repr) + " not in the crosswalk"
+    rejected["reason"] = (
+        "province name " + rejected["province_name"].map(repr) + " not in the crosswalk"
+    )
     columns = [
-        "province_code", "year", "variable", "value", "value_text", "unit",
-        "source_id", "raw_row_id",
+        "province_code",
+        "year",
+        "variable",
+        "value",
+        "value_text",
+        "unit",
+        "source_id",
+        "raw_row_id",
     ]
     return kept[columns].reset_index(drop=True), rejected
 
@@ -87,7 +100,9 @@ def build_core(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Write the core tables from raw.cells; return the row counts."""
     mapping = _city_mapping(connection)
     connection.register("city_mapping_frame", mapping)
-    connection.execute("CREATE OR REPLACE TEMP TABLE city_mapping AS SELECT * FROM city_mapping_frame")
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE city_mapping AS SELECT * FROM city_mapping_frame"
+    )
     connection.unregister("city_mapping_frame")
     connection.execute(read_sql("core/city_values.sql"))
 

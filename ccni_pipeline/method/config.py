@@ -166,7 +166,9 @@ def load_method(path: Path | str | None = None) -> Method:
     except FileNotFoundError as error:
         raise MethodError(f"method file {method_path} not found") from error
     except yaml.YAMLError as error:
-        raise MethodError(f"method file {method_path} is not valid YAML: {error}") from error
+        raise MethodError(
+            f"method file {method_path} is not valid YAML: {error}"
+        ) from error
     if not isinstance(content, dict):
         raise MethodError(f"method file {method_path} must be a YAML mapping")
     try:

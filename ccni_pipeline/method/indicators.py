@@ -99,7 +99,9 @@ def _used(sql: str, parameters: dict[str, object]) -> dict[str, object]:
     return {name: value for name, value in parameters.items() if f"${name}" in sql}
 
 
-def _prepare(connection: duckdb.DuckDBPyConnection, method: Method, edition: int) -> None:
+def _prepare(
+    connection: duckdb.DuckDBPyConnection, method: Method, edition: int
+) -> None:
     """Create the temporary tables the indicator SQL reads."""
     years = method.edition(edition)
     connection.execute(
@@ -126,7 +128,9 @@ def _prepare(connection: duckdb.DuckDBPyConnection, method: Method, edition: int
         "SELECT statistic, variable::VARCHAR AS variable FROM disclosure_map_frame"
     )
     connection.register("mk_exact_frame", exact_table())
-    connection.execute("CREATE OR REPLACE TEMP TABLE mk_exact AS SELECT * FROM mk_exact_frame")
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE mk_exact AS SELECT * FROM mk_exact_frame"
+    )
     parameters = _parameters(method, edition)
     choice_sql = read_sql("indicators/co2_choice.sql")
     connection.execute(choice_sql, _used(choice_sql, parameters))

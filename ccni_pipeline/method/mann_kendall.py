@@ -42,4 +42,6 @@ def exact_p_values(n: int) -> pd.DataFrame:
 
 def exact_table(max_n: int = 25) -> pd.DataFrame:
     """Return the exact p-value table for n = 3 .. max_n."""
-    return pd.concat([exact_p_values(n) for n in range(3, max_n + 1)], ignore_index=True)
+    return pd.concat(
+        [exact_p_values(n) for n in range(3, max_n + 1)], ignore_index=True
+    )

@@ -84,17 +84,32 @@ def score_tree(
 
 
 def group_scores(tree: pd.DataFrame) -> pd.DataFrame:
-    columns = ["city_code", "dimension_id", "group_id", "group_score", "w_group",
-               "group_coverage"]
+    columns = [
+        "city_code",
+        "dimension_id",
+        "group_id",
+        "group_score",
+        "w_group",
+        "group_coverage",
+    ]
     frame = tree[columns].drop_duplicates(["city_code", "group_id"])
     return frame.rename(
-        columns={"group_score": "score", "w_group": "weight", "group_coverage": "coverage"}
+        columns={
+            "group_score": "score",
+            "w_group": "weight",
+            "group_coverage": "coverage",
+        }
     ).reset_index(drop=True)
 
 
 def dimension_scores(tree: pd.DataFrame) -> pd.DataFrame:
-    columns = ["city_code", "dimension_id", "dimension_score", "w_dimension",
-               "dimension_coverage"]
+    columns = [
+        "city_code",
+        "dimension_id",
+        "dimension_score",
+        "w_dimension",
+        "dimension_coverage",
+    ]
     frame = tree[columns].drop_duplicates(["city_code", "dimension_id"])
     return frame.rename(
         columns={

@@ -16,7 +16,9 @@ YEAR_MAX = 2030
 class RawCells(pa.DataFrameModel):
     """Kept raw cells of one source: one row per value cell."""
 
-    raw_row_id: Series[str] = pa.Field(unique=True, str_length={"min_value": 16, "max_value": 16})
+    raw_row_id: Series[str] = pa.Field(
+        unique=True, str_length={"min_value": 16, "max_value": 16}
+    )
     source_id: Series[str]
     file_sha256: Series[str] = pa.Field(str_length={"min_value": 64, "max_value": 64})
     sheet: Series[str]

@@ -30,9 +30,7 @@ MISSING_MARKERS = {
     "..",
 }
 
-_FULL_WIDTH = str.maketrans(
-    "０１２３４５６７８９．，－＋％", "0123456789.,-+%"
-)
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－＋％", "0123456789.,-+%")
 
 
 def cell_text(value: object) -> str:

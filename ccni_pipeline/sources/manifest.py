@@ -22,7 +22,9 @@ from ccni_pipeline.sources.base import SourceFile
 logger = logging.getLogger(__name__)
 
 MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
-MANIFEST_ENV = "CCNI_MANIFEST"  # names another manifest file, e.g. with a revised source
+MANIFEST_ENV = (
+    "CCNI_MANIFEST"  # names another manifest file, e.g. with a revised source
+)
 
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from ccni_pipeline.instance import prepare_dagster_home
 from ccni_pipeline.run import RunSummary, run_edition
 from ccni_pipeline.sources.fetch import fetch_sources
 from ccni_pipeline.sources.manifest import load_manifest
@@ -21,7 +22,9 @@ class EditionRun:
         self.summary = summary
         exports = lake / "exports" / str(summary.edition)
         self.scores = pd.read_csv(exports / "scores.csv", dtype={"city_code": str})
-        self.indicators = pd.read_csv(exports / "indicators.csv", dtype={"city_code": str})
+        self.indicators = pd.read_csv(
+            exports / "indicators.csv", dtype={"city_code": str}
+        )
 
     def query(self, sql: str, parameters: dict | None = None) -> pd.DataFrame:
         with duckdb.connect(str(self.lake / "warehouse.duckdb"), read_only=True) as con:
@@ -43,7 +46,7 @@ def run_in_lake(lake: Path, mirror: Path, manifest: Path | None = None) -> Editi
         patch.setenv("DAGSTER_HOME", str(lake / "dagster_home"))
         if manifest is not None:
             patch.setenv("CCNI_MANIFEST", str(manifest))
-        (lake / "dagster_home").mkdir(parents=True, exist_ok=True)
+        prepare_dagster_home()
         fetch_sources(load_manifest(), mirror=mirror)
         summary = run_edition(2022)
         assert summary.succeeded, summary.render()

@@ -68,8 +68,16 @@ def test_scores_csv_lists_cities(edition_2022):
     assert scores["coverage"].between(0, 1).all()
     assert scores["city_code"].is_unique
     assert list(scores.columns) == [
-        "city_code", "city_name_zh", "city_name_en", "province", "climate_ambition",
-        "low_carbon_status", "emission_trend", "composite", "coverage", "rank",
+        "city_code",
+        "city_name_zh",
+        "city_name_en",
+        "province",
+        "climate_ambition",
+        "low_carbon_status",
+        "emission_trend",
+        "composite",
+        "coverage",
+        "rank",
         "method_id",
     ]
 
@@ -100,11 +108,15 @@ def test_level_indicators_by_hand(edition_2022, hand, code):
     gdp_nominal, va_secondary = hand[code]["industry"]
 
     per_capita = edition_2022.indicator(code, "co2_per_capita")
-    assert per_capita["value"] == pytest.approx(co2_2020_mt * 1e6 / (population_10k * 1e4))
+    assert per_capita["value"] == pytest.approx(
+        co2_2020_mt * 1e6 / (population_10k * 1e4)
+    )
     assert per_capita["data_year"] == 2020
 
     intensity = edition_2022.indicator(code, "carbon_intensity")
-    assert intensity["value"] == pytest.approx(co2_2020_mt * 1e6 / (gdp_real_2020 * 1e4))
+    assert intensity["value"] == pytest.approx(
+        co2_2020_mt * 1e6 / (gdp_real_2020 * 1e4)
+    )
 
     secondary = edition_2022.indicator(code, "secondary_share")
     assert secondary["value"] == pytest.approx(va_secondary / gdp_nominal * 100)
@@ -116,7 +128,9 @@ def test_trend_indicators_by_hand(edition_2022, hand, code):
     gdp_start, gdp_end = hand[code]["gdp_real"]
 
     growth = edition_2022.indicator(code, "co2_growth")
-    assert growth["value"] == pytest.approx((math.pow(co2[-1] / co2[0], 1 / 5) - 1) * 100)
+    assert growth["value"] == pytest.approx(
+        (math.pow(co2[-1] / co2[0], 1 / 5) - 1) * 100
+    )
     assert growth["window_start"] == 2015
     assert growth["data_year"] == 2020
 
@@ -125,7 +139,9 @@ def test_trend_indicators_by_hand(edition_2022, hand, code):
     assert decoupling["value"] == pytest.approx(elasticity)
 
     s = sum(
-        np.sign(co2[j] - co2[i]) for i in range(len(co2)) for j in range(i + 1, len(co2))
+        np.sign(co2[j] - co2[i])
+        for i in range(len(co2))
+        for j in range(i + 1, len(co2))
     )
     assert edition_2022.indicator(code, "peak_trend")["value"] == s
 
@@ -164,7 +180,9 @@ def test_non_fossil_share_is_marked_proxy(edition_2022):
 
 def test_min_max_score_by_hand(edition_2022):
     values = edition_2022.indicators
-    share = values[(values["indicator_id"] == "secondary_share") & ~values["is_missing"]]
+    share = values[
+        (values["indicator_id"] == "secondary_share") & ~values["is_missing"]
+    ]
     lower = np.percentile(share["value"], 5)
     upper = np.percentile(share["value"], 95)
     shenzhen = edition_2022.indicator("440300", "secondary_share")
@@ -183,7 +201,9 @@ def test_shenzhen_composite_by_hand(edition_2022):
     for dimension in method.tree:
         group_scores = {}
         for group in dimension.groups:
-            present = [scores[i.id] for i in group.indicators if not math.isnan(scores[i.id])]
+            present = [
+                scores[i.id] for i in group.indicators if not math.isnan(scores[i.id])
+            ]
             if present:
                 group_scores[group.id] = (sum(present) / len(present), group.weight)
         if group_scores:

@@ -39,7 +39,9 @@ def revised_run(tmp_path_factory, real_dir):
     entry["sha256"] = sha256_of(edited)
     entry["size_bytes"] = edited.stat().st_size
     manifest_path = work / "manifest.yaml"
-    manifest_path.write_text(yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8")
+    manifest_path.write_text(
+        yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8"
+    )
 
     target = lake / "raw" / "edgar_city_co2" / entry["sha256"] / entry["file_name"]
     target.parent.mkdir(parents=True)

@@ -45,10 +45,18 @@ def _core_rows() -> pd.DataFrame:
     for code, (co2, (gdp_start, gdp_end)) in CASES.items():
         for year, value in zip(YEARS, co2, strict=True):
             rows.append((code, year, "co2_mt", float(value), "edgar_city_co2"))
-            rows.append((code, year, "population_resident_10k", 100.0, "city_population"))
-        rows.append((code, 2015, "gdp_real_2000_100m_yuan", float(gdp_start), "city_real_gdp"))
-        rows.append((code, 2020, "gdp_real_2000_100m_yuan", float(gdp_end), "city_real_gdp"))
-    frame = pd.DataFrame(rows, columns=["city_code", "year", "variable", "value", "source_id"])
+            rows.append(
+                (code, year, "population_resident_10k", 100.0, "city_population")
+            )
+        rows.append(
+            (code, 2015, "gdp_real_2000_100m_yuan", float(gdp_start), "city_real_gdp")
+        )
+        rows.append(
+            (code, 2020, "gdp_real_2000_100m_yuan", float(gdp_end), "city_real_gdp")
+        )
+    frame = pd.DataFrame(
+        rows, columns=["city_code", "year", "variable", "value", "source_id"]
+    )
     frame["value_text"] = ""
     frame["unit"] = ""
     frame["resolution"] = "code"
