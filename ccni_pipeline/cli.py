@@ -2,6 +2,8 @@
 
     ccni fetch [--mirror DIR]        place every source file of the manifest in the lake
     ccni run --edition 2022          materialise all assets of one edition in Dagster
+    ccni compare --edition 2022 --method A --method B
+                                     rank shifts between two methods
     ccni ui [--host H] [--port P]    start the Dagster webserver on the project's instance
 
 Every command honours CCNI_DATA_LAKE (the lake folder) and CCNI_SOURCE_MIRROR (a
@@ -41,6 +43,24 @@ def command_run(arguments: argparse.Namespace) -> int:
     summary = run_edition(arguments.edition, method_path=arguments.method)
     print(summary.render())
     return 0 if summary.succeeded else 1
+
+
+def command_compare(arguments: argparse.Namespace) -> int:
+    from ccni_pipeline.method.compare import compare_methods
+
+    prepare_dagster_home()
+    if len(arguments.method) != 2:
+        raise ValueError("give exactly two methods: --method A --method B")
+    shifts, target = compare_methods(arguments.edition, *arguments.method)
+    moved = shifts[shifts["rank_shift"].fillna(1) != 0]
+    print(
+        f"edition {arguments.edition}: {len(moved)} of {len(shifts)} ranked cities "
+        f"changed rank; all shifts in {target}"
+    )
+    columns = ["city_code", "city_name_en", "rank_a", "rank_b", "rank_shift",
+               "composite_change", "indicators_moved_most"]
+    print(shifts[columns].head(arguments.top).to_string(index=False))
+    return 0
 
 
 def command_ui(arguments: argparse.Namespace) -> int:
@@ -85,6 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--method", help="method file (YAML); default: the project's method"
     )
     run.set_defaults(handler=command_run)
+
+    compare = commands.add_parser(
+        "compare", help="rank shifts of one edition between two methods"
+    )
+    compare.add_argument("--edition", type=int, required=True, help="index edition")
+    compare.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        help="method file, or 'default'; give it twice (A, then B)",
+    )
+    compare.add_argument("--top", type=int, default=20, help="rows to print (default 20)")
+    compare.set_defaults(handler=command_compare)
 
     ui = commands.add_parser(
         "ui", help="start the Dagster UI on the project's instance"

@@ -8,11 +8,12 @@ warned and failed, rows read, kept and rejected, and where the outputs went.
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
 from ccni_pipeline import lake
-from ccni_pipeline.method.config import load_method
+from ccni_pipeline.method.config import is_default, load_method
 from ccni_pipeline.warehouse import connect
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,10 @@ class RunSummary:
     cities_unranked: int = 0
     failures: list[str] = field(default_factory=list)
 
+    exports: str = ""
+
     def render(self) -> str:
-        exports = lake.exports_dir(self.edition)
+        exports = Path(self.exports)
         lines = [
             f"CCNI edition {self.edition}, method {self.method_id}: "
             + ("succeeded" if self.succeeded else "FAILED"),
@@ -118,6 +121,7 @@ def run_edition(edition: int, method_path: str | None = None) -> RunSummary:
         method_id=method.id,
         run_id=result.run_id,
         succeeded=result.success,
+        exports=str(lake.exports_dir(edition, None if is_default(method) else method.id)),
     )
     _check_outcomes(result, summary)
     for event in result.all_events:

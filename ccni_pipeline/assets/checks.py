@@ -19,8 +19,7 @@ from ccni_pipeline.assets.scores import (
     out_indicator_scores,
     out_indicator_values,
 )
-from ccni_pipeline.method.config import load_method
-from ccni_pipeline.resources import WarehouseResource
+from ccni_pipeline.resources import MethodResource, WarehouseResource
 from ccni_pipeline.schemas.tables import (
     CompositeScores,
     CoreCityValues,
@@ -156,7 +155,9 @@ def unresolved_city_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=out_indicator_values)
 def clean_energy_data(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    method: MethodResource,
 ) -> dg.AssetCheckResult:
     """Cities whose non-fossil share is only a provincial proxy or missing, and
     whose electricity use is missing: the disclosure gap the index reports."""
@@ -175,7 +176,7 @@ def clean_energy_data(
             HAVING non_fossil_proxy OR non_fossil_missing OR electricity_missing
             ORDER BY city_code
             """,
-            {"edition": edition, "method_id": load_method().id},
+            {"edition": edition, "method_id": method.load().id},
         ).df()
     return dg.AssetCheckResult(
         passed=gaps.empty,
@@ -194,7 +195,9 @@ def clean_energy_data(
 
 @dg.asset_check(asset=out_indicator_values)
 def implausible_values(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    method: MethodResource,
 ) -> dg.AssetCheckResult:
     """CO2 per capita above 100 t: real in some mining cities, kept but flagged."""
     edition = _partition(context)
@@ -209,7 +212,7 @@ def implausible_values(
             """,
             {
                 "edition": edition,
-                "method_id": load_method().id,
+                "method_id": method.load().id,
                 "limit": IMPLAUSIBLE_CO2_PER_CAPITA_T,
             },
         ).df()
@@ -227,28 +230,32 @@ def implausible_values(
 
 @dg.asset_check(asset=out_indicator_scores, blocking=True)
 def indicator_scores_schema(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    method: MethodResource,
 ) -> dg.AssetCheckResult:
     """Scores within 0-100, weights within 0-1, one row per city and indicator."""
     edition = _partition(context)
     with warehouse.connect() as connection:
         frame = connection.execute(
             "SELECT * FROM out.indicator_scores WHERE edition = $edition AND method_id = $m",
-            {"edition": edition, "m": load_method().id},
+            {"edition": edition, "m": method.load().id},
         ).df()
     return _validate(IndicatorScores, frame, f"out.indicator_scores of {edition}")
 
 
 @dg.asset_check(asset=out_composite_scores, blocking=True)
 def composite_schema(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    method: MethodResource,
 ) -> dg.AssetCheckResult:
     """Composite within 0-100, coverage within 0-1, one row per city."""
     edition = _partition(context)
     with warehouse.connect() as connection:
         frame = connection.execute(
             "SELECT * FROM out.composite_scores WHERE edition = $edition AND method_id = $m",
-            {"edition": edition, "m": load_method().id},
+            {"edition": edition, "m": method.load().id},
         ).df()
     return _validate(CompositeScores, frame, f"out.composite_scores of {edition}")
 

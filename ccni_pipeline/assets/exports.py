@@ -14,7 +14,7 @@ import pandas as pd
 from ccni_pipeline import lake
 from ccni_pipeline.assets.raw import OWNERS
 from ccni_pipeline.assets.scores import EDITIONS, SCORES_GROUP, out_composite_scores
-from ccni_pipeline.method.config import Method
+from ccni_pipeline.method.config import Method, is_default
 from ccni_pipeline.resources import MethodResource, WarehouseResource
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def out_exports(
     with warehouse.connect() as connection:
         scores = scores_frame(connection, edition, loaded)
         indicators = indicators_frame(connection, edition, loaded)
-    folder = lake.exports_dir(edition)
+    folder = lake.exports_dir(edition, None if is_default(loaded) else loaded.id)
     write_csv_atomically(scores, folder / "scores.csv")
     write_csv_atomically(indicators, folder / "indicators.csv")
     context.log.info(

@@ -2,7 +2,9 @@
 dimension and composite scores. Each is partitioned by edition and replaces only
 its own edition's and method's rows."""
 
+import json
 import logging
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -48,6 +50,25 @@ def _method_metadata(method) -> dict[str, object]:
     }
 
 
+def record_method(connection, method) -> None:
+    """Store the method's content under its id and hash in out.methods."""
+    frame = pd.DataFrame(
+        [
+            {
+                "method_id": method.id,
+                "method_hash": method.content_hash,
+                "title": method.title,
+                "content_json": json.dumps(
+                    method.model_dump(mode="json"), sort_keys=True
+                ),
+                "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        ]
+    )
+    key = {"method_id": method.id, "method_hash": method.content_hash}
+    replace_rows(connection, "out.methods", frame, key)
+
+
 def _read(
     warehouse: WarehouseResource, table: str, key: dict[str, object]
 ) -> pd.DataFrame:
@@ -81,6 +102,7 @@ def out_indicator_values(
     with warehouse.connect() as connection:
         values = compute_indicator_values(connection, loaded, key["edition"])
         replace_rows(connection, "out.indicator_values", _stamp(values, key), key)
+        record_method(connection, loaded)
     summary = (
         values.groupby("indicator_id")
         .agg(

@@ -159,8 +159,31 @@ def _check_sum(where: str, weights: list[float]) -> None:
 
 
 def load_method(path: Path | str | None = None) -> Method:
-    """Read and validate a method file; raise MethodError naming the key and the fix."""
+    """Read and validate a method file; raise MethodError naming the key and the fix.
+
+    A method other than the packaged default must carry its own `id`, so its
+    scores and exports never overwrite the default's.
+    """
     method_path = Path(path) if path else DEFAULT_METHOD_PATH
+    method = _read_method(method_path)
+    if method_path.resolve() != DEFAULT_METHOD_PATH.resolve():
+        default = _read_method(DEFAULT_METHOD_PATH)
+        if method.id == default.id and method.content_hash != default.content_hash:
+            raise MethodError(
+                f"method file {method_path}: id {method.id!r} is the default method's "
+                "id but the content differs; give your method its own `id` so its "
+                "scores are stored beside the default's instead of replacing them"
+            )
+    return method
+
+
+def is_default(method: Method) -> bool:
+    """Tell whether a method is the packaged default (same id and content)."""
+    default = _read_method(DEFAULT_METHOD_PATH)
+    return method.id == default.id and method.content_hash == default.content_hash
+
+
+def _read_method(method_path: Path) -> Method:
     try:
         content = yaml.safe_load(method_path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:

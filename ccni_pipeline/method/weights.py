@@ -28,7 +28,8 @@ from ccni_pipeline.method.config import WEIGHT_TOLERANCE, MethodError
 logger = logging.getLogger(__name__)
 
 # Saaty's random index RI(n): the mean consistency index of random reciprocal
-# matrices of size n (T. L. Saaty, The Analytic Hierarchy Process, 1980).
+# matrices of size n, as tabulated from T. L. Saaty, The Analytic Hierarchy Process
+# (McGraw-Hill, 1980). Later simulations give slightly different values.
 RANDOM_INDEX = {
     1: 0.0,
     2: 0.0,
@@ -80,8 +81,8 @@ def ahp_weights(
 ) -> AhpResult:
     """Compute AHP weights and consistency from a Saaty pairwise-comparison matrix.
 
-    Entry a_ij says how many times more important item i is than item j, on
-    Saaty's 1-9 scale. The weights are the principal eigenvector of the matrix,
+    Entry a_ij is the judged importance of item i relative to item j, on Saaty's
+    1-9 scale. The weights are the principal eigenvector of the matrix,
     normalised to sum 1. The consistency ratio is CR = CI / RI(n) with
     CI = (lambda_max - n) / (n - 1) and Saaty's random index RI(n) (T. L. Saaty,
     The Analytic Hierarchy Process, McGraw-Hill, 1980). Matrices of size 1 and 2
@@ -210,9 +211,7 @@ def _cell(row: int, column: int, labels: Sequence[str] | None) -> str:
     """Name a matrix cell by 1-based row and column, with item ids when known."""
     if labels is None:
         return f"(row {row + 1}, column {column + 1})"
-    return (
-        f"(row {row + 1} {labels[row]!r}, column {column + 1} {labels[column]!r})"
-    )
+    return f"(row {row + 1} {labels[row]!r}, column {column + 1} {labels[column]!r})"
 
 
 def _parse_matrix(
@@ -234,7 +233,9 @@ def _parse_matrix(
         )
     for index, row in enumerate(rows):
         if isinstance(row, str | bytes) or not isinstance(row, Sequence):
-            raise WeightError(f"{node}: AHP matrix row {index + 1} is not a list: {row!r}")
+            raise WeightError(
+                f"{node}: AHP matrix row {index + 1} is not a list: {row!r}"
+            )
         if len(row) != size:
             raise WeightError(
                 f"{node}: the AHP matrix must be square, but row {index + 1} has "
@@ -304,8 +305,8 @@ def _principal_eigenvector(array: np.ndarray, node: str) -> tuple[np.ndarray, fl
     vector = eigenvectors[:, index].real
     weights = vector / vector.sum()
     # By the Perron-Frobenius theorem a positive matrix has a real, simple
-    # principal eigenvalue with a positive eigenvector, so this only fails on
-    # numerical breakdown.
+    # principal eigenvalue with a positive eigenvector, so this check guards only
+    # against numerical failure.
     if abs(eigenvalues[index].imag) > 1e-9 or not np.all(weights > 0):
         raise WeightError(
             f"{node}: the principal eigenvector of the AHP matrix could not be "
@@ -384,42 +385,40 @@ def _budget_points(
     count: int,
 ) -> list[float]:
     """Check one decision maker's points and return them in `items` order."""
-    who = f"decision maker {index + 1} of {count}"
+    context = f"{node}: budget allocation of decision maker {index + 1} of {count}"
     if not isinstance(allocation, Mapping):
         raise WeightError(
-            f"{node}: budget allocation of {who} must be an {{item: points}} "
-            f"mapping, got {allocation!r}"
+            f"{context} must be an {{item: points}} mapping, got {allocation!r}"
         )
     unknown = [item for item in allocation if item not in items]
     if unknown:
         raise WeightError(
-            f"{node}: budget allocation of {who} names unknown item {unknown[0]!r}. "
+            f"{context} names unknown item {unknown[0]!r}. "
             f"The node's items are {list(items)}."
         )
     missing = [item for item in items if item not in allocation]
     if missing:
         raise WeightError(
-            f"{node}: budget allocation of {who} has no points for item "
+            f"{context} has no points for item "
             f"{missing[0]!r}. Give every item points, 0 where it gets none."
         )
-    points = [_budget_value(allocation[item], node, who, item) for item in items]
+    points = [_budget_value(allocation[item], context, item) for item in items]
     if sum(points) <= 0:
         raise WeightError(
-            f"{node}: budget allocation of {who} gives 0 points in total. "
+            f"{context} gives 0 points in total. "
             "Give points to at least one item or drop this decision maker."
         )
     return points
 
 
-def _budget_value(value: object, node: str, who: str, item: str) -> float:
+def _budget_value(value: object, context: str, item: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise WeightError(
-            f"{node}: budget allocation of {who} gives item {item!r} {value!r}, "
-            "which is not a number"
+            f"{context} gives item {item!r} {value!r}, which is not a number"
         )
     if not (math.isfinite(value) and value >= 0):
         raise WeightError(
-            f"{node}: budget allocation of {who} gives item {item!r} {value!r} "
+            f"{context} gives item {item!r} {value!r} "
             "points, but points must be a finite number of 0 or more"
         )
     return float(value)
@@ -433,7 +432,9 @@ def _check_items(items: Sequence[str], node: str) -> None:
         raise WeightError(f"{node}: the node has no items to weight")
     repeated = sorted({item for item in items if list(items).count(item) > 1})
     if repeated:
-        raise WeightError(f"{node}: item ids must be unique; repeated: {repeated}")
+        raise WeightError(
+            f"{node}: item ids must be unique, but these repeat: {repeated}"
+        )
 
 
 def _spec_kind(
@@ -474,7 +475,7 @@ def _direct_weights(content: object, items: Sequence[str], node: str) -> list[fl
     total = sum(float(w) for w in content)
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
         raise WeightError(
-            f"{node}: direct weights sum to {total:.6g}, not 1. Change them so they "
+            f"{node}: direct weights sum to {total:.10g}, not 1. Change them so they "
             "add up to 1."
         )
     return [float(w) for w in content]
