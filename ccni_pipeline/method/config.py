@@ -52,12 +52,16 @@ class Indicator(_Strict):
     weight: float | None = Field(default=None, gt=0)
 
 
+WeightSpec = list[float] | dict[str, object] | None
+
+
 class Group(_Strict):
     id: str
     name_zh: str
     name_en: str
     weight: float = Field(gt=0)
     indicators: list[Indicator] = Field(min_length=1)
+    indicator_weights: WeightSpec = None
 
 
 class Dimension(_Strict):
@@ -66,6 +70,7 @@ class Dimension(_Strict):
     name_en: str
     weight: float = Field(gt=0)
     groups: list[Group] = Field(min_length=1)
+    group_weights: WeightSpec = None
 
 
 class Normalisation(_Strict):
@@ -96,6 +101,7 @@ class Method(_Strict):
     aggregation: Aggregation
     scoring: dict
     tree: list[Dimension] = Field(min_length=1)
+    dimension_weights: WeightSpec = None
     disclosure_statistics: dict[str, list[str]]
 
     @model_validator(mode="after")
@@ -195,6 +201,10 @@ def _read_method(method_path: Path) -> Method:
     if not isinstance(content, dict):
         raise MethodError(f"method file {method_path} must be a YAML mapping")
     try:
+        _apply_weight_specs(content)
+    except MethodError as error:
+        raise MethodError(f"method file {method_path}: {error}") from error
+    try:
         return Method.model_validate(content)
     except ValidationError as error:
         problems = []
@@ -204,3 +214,43 @@ def _read_method(method_path: Path) -> Method:
         raise MethodError(
             f"method file {method_path} is invalid:\n" + "\n".join(problems)
         ) from error
+
+
+def _spec_children(node: dict, key: str, path: str) -> list[dict]:
+    children = node.get(key)
+    if not isinstance(children, list) or not all(isinstance(c, dict) for c in children):
+        raise MethodError(f"{path}.{key} must be a list of nodes with an `id`")
+    return children
+
+
+def _resolve_into(node: dict, spec_key: str, child_key: str, path: str) -> None:
+    """Replace the children's `weight` with the weights a spec at `spec_key` gives."""
+    from ccni_pipeline.method.weights import resolve_weights
+
+    spec = node.get(spec_key)
+    if spec is None:
+        return
+    children = _spec_children(node, child_key, path)
+    ids = [str(child.get("id")) for child in children]
+    weights = resolve_weights(spec, ids, f"{path}.{spec_key}")
+    for child, weight in zip(children, weights, strict=True):
+        child["weight"] = weight
+
+
+def _apply_weight_specs(content: dict) -> None:
+    """Turn AHP matrices and budget points into the weights of the nodes below.
+
+    A node's children can be weighted by `weight` on each child, or by one spec on
+    the node: `dimension_weights` at the top, `group_weights` in a dimension,
+    `indicator_weights` in a group. A spec is a list of weights, `{direct: [...]}`,
+    `{ahp: matrix}` (rows and columns in the children's order) or
+    `{budget: [{child_id: points}, ...]}` with one mapping per decision maker.
+    The spec stays in the method, so its hash records how the weights were made.
+    """
+    _resolve_into(content, "dimension_weights", "tree", "tree")
+    for dimension in _spec_children(content, "tree", "(top level)"):
+        dimension_path = f"tree.{dimension.get('id')}"
+        _resolve_into(dimension, "group_weights", "groups", dimension_path)
+        for group in _spec_children(dimension, "groups", dimension_path):
+            group_path = f"{dimension_path}.{group.get('id')}"
+            _resolve_into(group, "indicator_weights", "indicators", group_path)
