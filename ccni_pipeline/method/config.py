@@ -50,6 +50,17 @@ class Indicator(_Strict):
     kind: Literal["numeric", "scored"]
     unit: str
     weight: float | None = Field(default=None, gt=0)
+    # fixed [low, high] values for the goalposts normalisation
+    goalposts: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _goalposts_ordered(self) -> "Indicator":
+        if self.goalposts is not None and not self.goalposts[0] < self.goalposts[1]:
+            raise ValueError(
+                f"goalposts of {self.id} must be [low, high] with low < high, "
+                f"not {list(self.goalposts)}"
+            )
+        return self
 
 
 WeightSpec = list[float] | dict[str, object] | None
@@ -121,6 +132,17 @@ class Method(_Strict):
                     )
                 if given:
                     _check_sum(f"tree.{dimension.id}.{group.id}.indicators", given)
+        if self.normalisation.method == "goalposts":
+            lacking = [
+                i.id
+                for _, _, i in self.iter_indicators()
+                if i.kind == "numeric" and i.goalposts is None
+            ]
+            if lacking:
+                raise ValueError(
+                    "normalisation.method is goalposts but these numeric indicators "
+                    f"have no `goalposts: [low, high]`: {', '.join(lacking)}"
+                )
         ids = [i.id for _, _, i in self.iter_indicators()]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:

@@ -10,6 +10,7 @@ import logging
 
 import duckdb
 import pandas as pd
+from scipy.stats import norm
 
 from ccni_pipeline.method.config import Method
 from ccni_pipeline.warehouse import read_sql
@@ -34,12 +35,29 @@ def method_weights(method: Method) -> pd.DataFrame:
     )
 
 
+def goalposts_frame(method: Method) -> pd.DataFrame:
+    """Return the fixed goalposts of the numeric indicators that have them."""
+    rows = [
+        {
+            "indicator_id": indicator.id,
+            "goalpost_low": float(indicator.goalposts[0]),
+            "goalpost_high": float(indicator.goalposts[1]),
+        }
+        for _, _, indicator in method.iter_indicators()
+        if indicator.goalposts is not None
+    ]
+    columns = ["indicator_id", "goalpost_low", "goalpost_high"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"goalpost_low": "float64", "goalpost_high": "float64"})
+
+
 def normalise(
     connection: duckdb.DuckDBPyConnection, values: pd.DataFrame, method: Method
 ) -> pd.DataFrame:
     """Add `score`, `lower_bound` and `upper_bound` to the indicator values."""
     columns = [c for c in values.columns if c != "input_row_ids"]
     connection.register("indicator_values", values[columns])
+    connection.register("goalposts", goalposts_frame(method))
     try:
         sql = read_sql("scores/normalise.sql")
         scored = connection.execute(
@@ -52,6 +70,9 @@ def normalise(
         ).df()
     finally:
         connection.unregister("indicator_values")
+        connection.unregister("goalposts")
+    z_rows = scored["z_value"].notna()
+    scored.loc[z_rows, "score"] = norm.cdf(scored.loc[z_rows, "z_value"]) * 100
     scored = scored.merge(
         values[["city_code", "indicator_id", "input_row_ids"]],
         on=["city_code", "indicator_id"],
