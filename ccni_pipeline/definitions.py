@@ -4,12 +4,12 @@ import dagster as dg
 
 from ccni_pipeline.assets.checks import ALL_CHECKS
 from ccni_pipeline.assets.core import core_city_values, ref_cities
-from ccni_pipeline.assets.exports import out_exports
+from ccni_pipeline.assets.exports import out_edition_summary, out_exports
 from ccni_pipeline.assets.raw import RAW_ASSETS
 from ccni_pipeline.assets.scores import SCORE_ASSETS
 from ccni_pipeline.resources import MethodResource, WarehouseResource
 
-ALL_ASSETS = [*RAW_ASSETS, ref_cities, core_city_values, *SCORE_ASSETS, out_exports]
+ALL_ASSETS = [*RAW_ASSETS, ref_cities, core_city_values, *SCORE_ASSETS, out_edition_summary, out_exports]
 
 edition_job = dg.define_asset_job(
     name="edition_job",

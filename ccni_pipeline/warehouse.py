@@ -78,6 +78,7 @@ def replace_rows(
             f"CREATE TABLE IF NOT EXISTS {table} AS "
             "SELECT * FROM incoming_frame WITH NO DATA"
         )
+        _add_missing_columns(connection, table)
         connection.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
         connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_frame")
         connection.execute("COMMIT")
@@ -88,3 +89,23 @@ def replace_rows(
         connection.unregister("incoming_frame")
     logger.info("wrote %d rows to %s for %s", len(frame), table, key)
     return len(frame)
+
+
+def _add_missing_columns(connection: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Add to `table` the columns of `incoming_frame` it lacks (a newer code version)."""
+    schema, name = table.split(".")
+    existing = {
+        row[0]
+        for row in connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+    incoming = connection.execute("DESCRIBE incoming_frame").fetchall()
+    for column_name, column_type, *_ in incoming:
+        if column_name not in existing:
+            logger.info("adding column %s %s to %s", column_name, column_type, table)
+            connection.execute(
+                f'ALTER TABLE {table} ADD COLUMN "{column_name}" {column_type}'
+            )

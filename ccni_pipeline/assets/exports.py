@@ -13,9 +13,16 @@ import pandas as pd
 
 from ccni_pipeline import lake
 from ccni_pipeline.assets.raw import OWNERS
-from ccni_pipeline.assets.scores import EDITIONS, SCORES_GROUP, out_composite_scores
+from ccni_pipeline.assets.scores import (
+    EDITIONS,
+    SCORES_GROUP,
+    out_composite_scores,
+    out_indicator_values,
+)
 from ccni_pipeline.method.config import Method, is_default
+from ccni_pipeline.method.indicators import edition_summary
 from ccni_pipeline.resources import MethodResource, WarehouseResource
+from ccni_pipeline.warehouse import replace_rows
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +117,45 @@ def indicators_frame(connection, edition: int, method: Method) -> pd.DataFrame:
 @dg.asset(
     partitions_def=EDITIONS,
     group_name=SCORES_GROUP,
+    kinds={"duckdb", "sql"},
+    owners=OWNERS,
+    code_version="1",
+    deps=[out_indicator_values],
+    tags={"layer": "out"},
+)
+def out_edition_summary(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    method: MethodResource,
+) -> dg.MaterializeResult:
+    """Aggregates across the rated cities (mean change of carbon intensity, mean CO2
+    growth, decoupling-state shares, top-ten emitters' share, cities flagged for
+    missing clean-energy data) beside the published report's figures."""
+    loaded = method.load()
+    edition = int(context.partition_key)
+    key = {"edition": edition, "method_id": loaded.id}
+    with warehouse.connect() as connection:
+        summary = edition_summary(connection, loaded, edition)
+        stamped = summary.copy()
+        stamped.insert(0, "method_id", loaded.id)
+        stamped.insert(0, "edition", edition)
+        replace_rows(connection, "out.edition_summary", stamped, key)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(summary),
+            "summary": dg.MetadataValue.md(summary.to_markdown(index=False)),
+            "method_id": loaded.id,
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=EDITIONS,
+    group_name=SCORES_GROUP,
     kinds={"csv"},
     owners=OWNERS,
     code_version="1",
-    deps=[out_composite_scores],
+    deps=[out_composite_scores, out_edition_summary],
     tags={"layer": "out"},
 )
 def out_exports(
@@ -128,9 +170,15 @@ def out_exports(
     with warehouse.connect() as connection:
         scores = scores_frame(connection, edition, loaded)
         indicators = indicators_frame(connection, edition, loaded)
+        summary = connection.execute(
+            "SELECT metric, value, published, cities, definition "
+            "FROM out.edition_summary WHERE edition = $edition AND method_id = $m",
+            {"edition": edition, "m": loaded.id},
+        ).df()
     folder = lake.exports_dir(edition, None if is_default(loaded) else loaded.id)
     write_csv_atomically(scores, folder / "scores.csv")
     write_csv_atomically(indicators, folder / "indicators.csv")
+    write_csv_atomically(summary, folder / "summary.csv")
     context.log.info(
         f"wrote {len(scores)} cities and {len(indicators)} indicator rows to {folder}"
     )

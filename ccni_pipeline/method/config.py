@@ -30,6 +30,8 @@ class Edition(_Strict):
     data_year: int = Field(ge=1990, le=2100)
     trend_window: tuple[int, int]
     cutoff_date: str
+    # figures the published report gives for this edition, by summary metric
+    published: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _window_ends_at_data_year(self) -> "Edition":

@@ -99,7 +99,7 @@ def _used(sql: str, parameters: dict[str, object]) -> dict[str, object]:
     return {name: value for name, value in parameters.items() if f"${name}" in sql}
 
 
-def _prepare(
+def prepare_edition(
     connection: duckdb.DuckDBPyConnection, method: Method, edition: int
 ) -> None:
     """Create the temporary tables the indicator SQL reads."""
@@ -174,7 +174,7 @@ def compute_indicator_values(
     connection: duckdb.DuckDBPyConnection, method: Method, edition: int
 ) -> pd.DataFrame:
     """Return one row per rated city and indicator of the method, missing ones included."""
-    _prepare(connection, method, edition)
+    prepare_edition(connection, method, edition)
     parameters = _parameters(method, edition)
     parts = []
     for name in INDICATOR_SQL:
@@ -258,3 +258,17 @@ def _missing_reasons(merged: pd.DataFrame, method: Method, edition: int) -> pd.S
     templates = {key: text.format(**context) for key, text in MISSING_REASONS.items()}
     reasons = merged["indicator_id"].map(templates).fillna("no value")
     return reasons.where(merged["is_missing"], "")
+
+
+def edition_summary(
+    connection: duckdb.DuckDBPyConnection, method: Method, edition: int
+) -> pd.DataFrame:
+    """Return the edition's aggregates beside the published figures, if any."""
+    prepare_edition(connection, method, edition)
+    parameters = _parameters(method, edition)
+    parameters.update({"edition": edition, "method_id": method.id})
+    sql = read_sql("scores/edition_summary.sql")
+    summary = connection.execute(sql, _used(sql, parameters)).df()
+    published = method.edition(edition).published
+    summary["published"] = summary["metric"].map(published).astype("float64")
+    return summary

@@ -73,7 +73,7 @@ class PolicyRegisterError(ValueError):
 def latest_announcement_dates(text: pd.Series) -> pd.Series:
     """Return the latest day each `date_announced` text can stand for.
 
-    A day (`2022-07-08`) stands for itself, and a month (`2022-01`) for its last day
+    A day (`2022-07-08`) gives that day and a month (`2022-01`) its last day
     (2022-01-31), so a statement known only by its month never counts before it may
     have been made. Empty or unparseable text gives NaT.
     """
@@ -126,17 +126,19 @@ class PolicyRegisterRows(pa.DataFrameModel):
     class Config:
         strict = True
 
-    @pa.check("city_code", error="city_code must be a 6-digit division code")
+    @pa.check("city_code", error="invalid city_code: expected a 6-digit division code")
     def city_code_format(cls, codes):  # noqa: N805
         return codes.str.fullmatch(r"\d{6}")
 
-    @pa.check("commitment", error="commitment must be peak, neutrality or review")
+    @pa.check(
+        "commitment", error="invalid commitment: expected peak, neutrality or review"
+    )
     def commitment_known(cls, values):  # noqa: N805
         return values.isin([*TARGET_COMMITMENTS, REVIEW_COMMITMENT])
 
     @pa.check(
         "target_year",
-        error=f"target_year must be empty or a year in "
+        error=f"invalid target_year: expected empty or a year in "
         f"{TARGET_YEAR_MIN}..{TARGET_YEAR_MAX}",
     )
     def target_year_range(cls, years):  # noqa: N805
@@ -144,43 +146,49 @@ class PolicyRegisterRows(pa.DataFrameModel):
         in_range = numbers.between(TARGET_YEAR_MIN, TARGET_YEAR_MAX)
         return (years == "") | in_range
 
-    @pa.check("status", error=f"status must be one of {', '.join(STATUSES)}")
+    @pa.check("status", error=f"invalid status: expected one of {', '.join(STATUSES)}")
     def status_known(cls, values):  # noqa: N805
         return values.isin(STATUSES)
 
     @pa.check(
-        "date_announced", error="date_announced must be empty, YYYY-MM or YYYY-MM-DD"
+        "date_announced",
+        error="invalid date_announced: expected empty, YYYY-MM or YYYY-MM-DD",
     )
     def date_announced_format(cls, text):  # noqa: N805
         return (text == "") | _is_date_text(text)
 
-    @pa.check("date_reviewed", error="date_reviewed must be a date YYYY-MM-DD")
+    @pa.check(
+        "date_reviewed", error="invalid date_reviewed: expected a date YYYY-MM-DD"
+    )
     def date_reviewed_format(cls, text):  # noqa: N805
         return text.str.fullmatch(_DAY) & _is_date_text(text)
 
-    @pa.check("source_id", error="source_id must name the source of the entry")
+    @pa.check("source_id", error="missing source_id: name the source of the entry")
     def source_id_present(cls, values):  # noqa: N805
         return values.str.strip() != ""
 
-    @pa.check("source_row", error="source_row must be a row number of 1 or more")
+    @pa.check(
+        "source_row", error="invalid source_row: expected a row number of 1 or more"
+    )
     def source_row_number(cls, values):  # noqa: N805
         return values.str.fullmatch(r"[1-9]\d*")
 
     @pa.dataframe_check(
-        error="a peak or neutrality entry needs an http(s) URL of the page where "
-        "the statement was seen"
+        error="missing or invalid url: a peak or neutrality entry needs the http(s) "
+        "URL of the page where the statement was seen"
     )
     def target_has_url(cls, frame):  # noqa: N805
         return ~_is_target(frame) | frame["url"].str.fullmatch(r"https?://\S+")
 
     @pa.dataframe_check(
-        error="a peak or neutrality entry needs the title or number of its document"
+        error="missing document_title: a peak or neutrality entry needs the title "
+        "or number of its document"
     )
     def target_has_document(cls, frame):  # noqa: N805
         return ~_is_target(frame) | (frame["document_title"].str.strip() != "")
 
     @pa.dataframe_check(
-        error="a review row records that nothing was found, so its status is "
+        error="invalid review row: it records that nothing was found, so its status is "
         "reviewed_none and target_year, document_title, url and date_announced "
         "are empty"
     )
@@ -191,7 +199,8 @@ class PolicyRegisterRows(pa.DataFrameModel):
         return ~is_review | (is_empty & (frame["status"] == REVIEWED_NONE_STATUS))
 
     @pa.dataframe_check(
-        error="status reviewed_none belongs on a review row, and peaked on a peak row"
+        error="invalid status for the commitment: reviewed_none belongs on a review "
+        "row, and peaked on a peak row"
     )
     def status_fits_commitment(cls, frame):  # noqa: N805
         reviewed_none = frame["status"] == REVIEWED_NONE_STATUS
@@ -202,23 +211,26 @@ class PolicyRegisterRows(pa.DataFrameModel):
         )
 
     @pa.dataframe_check(
-        error="an entry with an empty date_announced must say in its note why the "
-        "date is unknown"
+        error="missing note: an entry with an empty date_announced must say in its "
+        "note why the date is unknown"
     )
     def undated_has_note(cls, frame):  # noqa: N805
         undated = _is_target(frame) & (frame["date_announced"] == "")
         return ~undated | (frame["note"].str.strip() != "")
 
-    @pa.dataframe_check(error="date_announced is later than date_reviewed")
+    @pa.dataframe_check(error="invalid date_announced: later than date_reviewed")
     def announced_before_review(cls, frame):  # noqa: N805
         # A month-only date passes when its month starts by the review day.
         earliest = _earliest_announcement_dates(frame["date_announced"])
-        reviewed = pd.to_datetime(frame["date_reviewed"], errors="coerce")
+        reviewed = pd.to_datetime(
+            frame["date_reviewed"], format="%Y-%m-%d", errors="coerce"
+        )
         return earliest.isna() | reviewed.isna() | (earliest <= reviewed)
 
     @pa.dataframe_check(
-        error="another entry has the same city_code, commitment and date_announced, "
-        "so neither is the latest statement; merge them or correct a date"
+        error="duplicate entry: another entry has the same city_code, commitment and "
+        "date_announced, so neither is the latest statement. Merge them or correct "
+        "a date"
     )
     def one_entry_per_date(cls, frame):  # noqa: N805
         keys = frame[["city_code", "commitment"]].assign(
@@ -227,7 +239,8 @@ class PolicyRegisterRows(pa.DataFrameModel):
         return ~keys.duplicated(keep=False)
 
     @pa.dataframe_check(
-        error="a city with a review row (nothing found) must have no other entry"
+        error="invalid review row: a city with a review row (nothing found) must have "
+        "no other entry"
     )
     def review_row_alone(cls, frame):  # noqa: N805
         reviewed_none = frame.loc[frame["commitment"] == REVIEW_COMMITMENT, "city_code"]
@@ -235,7 +248,7 @@ class PolicyRegisterRows(pa.DataFrameModel):
         return ~frame["city_code"].isin(reviewed_none) | (rows_per_city == 1)
 
     @pa.dataframe_check(
-        error="city_code is not in cities.csv or city_name_zh is not its name there"
+        error="city_code not found in cities.csv, or city_name_zh is not its name there"
     )
     def city_name_matches_code(cls, frame):  # noqa: N805
         names = load_cities().set_index("city_code")["name_zh"]
@@ -382,7 +395,8 @@ def reviewed_cities(register: pd.DataFrame, cutoff: date) -> set[str]:
         cutoff: The edition's cut-off date.
     """
     cutoff_day = pd.Timestamp(cutoff)
-    review_covers = pd.to_datetime(register["date_reviewed"]) >= cutoff_day
+    review_dates = pd.to_datetime(register["date_reviewed"], format="%Y-%m-%d")
+    review_covers = review_dates >= cutoff_day
     announced = _is_target(register) & (register["date_announced_latest"] <= cutoff_day)
     return set(register.loc[review_covers | announced, "city_code"])
 
@@ -391,8 +405,8 @@ def undetermined_targets(register: pd.DataFrame, cutoff: date) -> pd.DataFrame:
     """List the city and commitment pairs whose score is unknown at a cut-off.
 
     A pair is unknown when it has an undated entry that is not drafting and no
-    entry counts at the cut-off: the statement exists, but whether it was made by
-    the cut-off is unknown, so the score is missing, not 0.
+    entry counts at the cut-off. The statement exists but may predate the cut-off,
+    so the score is missing, not 0.
 
     NOTE: an undated entry next to a dated one that counts is ignored, so the dated
     one wins even if the undated statement came later. No register row has that

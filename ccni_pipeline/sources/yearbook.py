@@ -2,7 +2,7 @@
 
 Each volume (source ids `ccsy_<YYYY>`, `YYYY` = edition year) is one sheet with
 cities in rows and 120-255 indicators in columns under a header block of 3-6 rows
-built from merged cells. The columns move between volumes, so which column holds
+built from merged cells. The columns move between volumes, so which column contains
 which variable is data, not code: one reviewed column map per volume in
 `yearbook_maps/ccsy_<YYYY>.csv`. A new volume needs a new map only.
 
@@ -29,7 +29,7 @@ The output variable is `<variable>_<scope>`, e.g.
 
 Layout rules the reader relies on (checked on the editions 2001-2021):
 
-- Column A holds the row labels. The header block is every row above the first
+- Column A contains the row labels. The header block is every row above the first
   row labelled 城市合计 (editions up to 2016) or 北京市 (from 2017). A title cell
   such as `中国2016年地级以上城市数据` in that block names the data year, which is
   the edition year minus 1; a volume whose title names another year is rejected.
@@ -42,6 +42,8 @@ Layout rules the reader relies on (checked on the editions 2001-2021):
   editions up to 2016) all its mapped cells are rejected as "province subtotal
   row"; a province row without values (editions from 2017) is a heading and is
   skipped. A body cell hidden under a merged range is rejected too.
+- Text with digits split by a space (`'107284 536966'`) is rejected: the yearbook
+  does not group digits, so such text is two numbers run together by OCR.
 - `province_name` is the last province row above a city; the municipalities
   北京市, 天津市, 上海市 and 重庆市 are their own province.
 """
@@ -105,6 +107,7 @@ _NUMBERING_PATTERN = r"^\d+\s*[.．、]\s*"
 _TITLE_YEAR_PATTERN = re.compile(r"中国\s*(\d{4})\s*年")
 _SOURCE_ID_PATTERN = re.compile(rf"{FAMILY}_(\d{{4}})")
 _WHITESPACE_PATTERN = r"\s+"
+_SPLIT_DIGITS_PATTERN = r"\d\s+\d"
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def volume_year(source_id: str) -> int:
 
 
 def map_path_for(source_id: str) -> Path:
-    """Return where the column map of a volume lives."""
+    """Return the path of a volume's column map in `MAPS_DIR`."""
     return MAPS_DIR / f"{source_id}.csv"
 
 
@@ -335,8 +338,8 @@ def _load_sheet(path: Path) -> _Sheet:
         for first, last in sheet.merged_cell_ranges or []
     )
     width = max([len(row) for row in rows] + [rng[3] for rng in merged] + [1])
-    cells = pd.DataFrame(rows, dtype=object).reindex(columns=range(width))
-    cells = cells.fillna("")
+    cells = pd.DataFrame(rows, dtype=object).fillna("")
+    cells = cells.reindex(columns=range(width), fill_value="")
     cells.index = pd.RangeIndex(1, len(cells) + 1, name="row_number")
     cells.columns = [column_letter(index + 1) for index in range(width)]
     return _Sheet(name, cells, _header_row_count(cells, path, name), merged)
@@ -503,7 +506,8 @@ def _mapped_columns(
     moved = columns.loc[columns["column_letter"] != columns["column_letter_map"]]
     for row in moved.itertuples():
         logger.warning(
-            "%s: %r is in column %s, the map says %s; reading column %s",
+            "%s: header path %r found in column %s, but the map lists column %s; "
+            "reading column %s",
             source.path.name,
             row.header_path,
             row.column_letter,
@@ -522,9 +526,9 @@ def _mapped_columns(
 def _row_entities(body: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     """Return city and province names of the body rows and how each row is read.
 
-    Column `row_reason` is "" for city rows, else the reason all candidate cells
-    of the row are rejected with; column `skip` marks rows that are not read
-    (empty rows and province headings without values).
+    Column `row_reason` is "" for city rows. For other rows it is the reason that
+    every candidate cell of the row is rejected with. Column `skip` marks rows
+    that are not read: empty rows and province headings without values.
     """
     labels = _row_labels(body)
     has_values = (values.apply(_normalise) != "").any(axis=1)
@@ -580,8 +584,7 @@ def _hidden_cell_reasons(
             & ~((long["row_number"] == first_row) & (column_numbers == first_col))
         )
         span = (
-            f"{column_letter(first_col)}{first_row}:"
-            f"{column_letter(last_col)}{last_row}"
+            f"{column_letter(first_col)}{first_row}:{column_letter(last_col)}{last_row}"
         )
         reasons[inside] = f"cell hidden under merged range {span}"
     return reasons
@@ -601,6 +604,14 @@ def _split_parsed(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     over a hidden-cell reason, which wins over a parse reason.
     """
     values, parse_reasons = parse_numeric(long["cell"])
+    # parse_numeric drops inner spaces, but the yearbook has no digit grouping, so
+    # digits split by a space are OCR noise such as '107284 536966' (2018, AT85).
+    text = long["original_text"].str.strip()
+    split_digits = text.str.contains(_SPLIT_DIGITS_PATTERN, regex=True)
+    parse_reasons = parse_reasons.mask(
+        split_digits,
+        "not a number: " + text.map(repr) + " (digits split by a space)",
+    )
     reasons = long["reason"].mask(long["reason"] == "", parse_reasons)
     reasons = reasons.mask(long["row_reason"] != "", long["row_reason"])
     long = long.assign(

@@ -123,7 +123,7 @@ def test_drafting_entry_not_a_target(register):
 
 
 def test_beijing_drafting_neutrality_ignored(register):
-    # 北京 neutrality 2050, compiled row 3, is drafting; its peak plan counts.
+    # 北京 neutrality 2050, compiled row 3, is drafting, but its peak plan counts.
     assert _target(register, CUTOFF_2024, BEIJING, "neutrality") is None
     assert _target(register, CUTOFF_2024, BEIJING, "peak")["target_year"] == 2030
 
@@ -156,14 +156,14 @@ def test_undated_entry_is_undetermined(register):
 
 
 def test_shanghai_neutrality_undetermined(register):
-    # 上海 neutrality 2060, compiled row 7, has no date; its peak entry counts.
+    # 上海 neutrality 2060, compiled row 7, has no date, but its peak entry counts.
     undetermined = undetermined_targets(register, CUTOFF_2024)
     shanghai = undetermined[undetermined["city_code"] == SHANGHAI]
     assert shanghai["commitment"].tolist() == ["neutrality"]
 
 
 def test_review_row_covers_until_review_date(register):
-    # 郑州: listed as not found; reviewed 2026-12-04.
+    # 郑州 is listed as not found, in a review of 2026-12-04.
     assert ZHENGZHOU in reviewed_cities(register, CUTOFF_2024)
     assert ZHENGZHOU in reviewed_cities(register, date(2026, 12, 4))
     assert ZHENGZHOU not in reviewed_cities(register, date(2026, 12, 31))
@@ -250,7 +250,10 @@ def test_rejects_bad_year(tmp_path):
         load_policy_register(path)
     message = str(error.value)
     assert "row 2 (110000 北京市, peak)" in message
-    assert "target_year must be empty or a year in 2020..2100 (got '1999')" in message
+    assert (
+        "invalid target_year: expected empty or a year in 2020..2100 (got '1999')"
+        in message
+    )
 
 
 def test_rejects_missing_url(tmp_path):
@@ -259,12 +262,12 @@ def test_rejects_missing_url(tmp_path):
         load_policy_register(path)
     message = str(error.value)
     assert "row 2 (110000 北京市, peak)" in message
-    assert "needs an http(s) URL" in message
+    assert "missing or invalid url" in message
 
 
 def test_rejects_non_http_url(tmp_path):
     path = _write_register(tmp_path, _set_cell(2, "url", "ftp://example.org/a"))
-    with pytest.raises(PolicyRegisterError, match="needs an http\\(s\\) URL"):
+    with pytest.raises(PolicyRegisterError, match="missing or invalid url"):
         load_policy_register(path)
 
 
@@ -273,12 +276,12 @@ def test_rejects_duplicate_entry(tmp_path):
     with pytest.raises(PolicyRegisterError) as error:
         load_policy_register(path)
     message = str(error.value)
-    assert "row 17 (310000 上海市, peak): another entry has the same" in message
-    assert "row 58 (310000 上海市, peak): another entry has the same" in message
+    assert "row 17 (310000 上海市, peak): duplicate entry" in message
+    assert "row 58 (310000 上海市, peak): duplicate entry" in message
 
 
 def test_rejects_same_month_and_day(tmp_path):
-    # 厦门 2030 is dated 2022-01; a second entry dated 2022-01-31 is the same day.
+    # 厦门 2030 is dated 2022-01, and a copy dated 2022-01-31 is the same day.
     def edit(rows):
         extra = list(rows[29])
         extra[rows[0].index("date_announced")] = "2022-01-31"
@@ -291,7 +294,7 @@ def test_rejects_same_month_and_day(tmp_path):
 
 def test_rejects_unknown_status(tmp_path):
     path = _write_register(tmp_path, _set_cell(2, "status", "done"))
-    with pytest.raises(PolicyRegisterError, match="status must be one of"):
+    with pytest.raises(PolicyRegisterError, match="invalid status: expected one of"):
         load_policy_register(path)
 
 
