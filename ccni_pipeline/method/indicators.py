@@ -17,6 +17,7 @@ import pandas as pd
 from ccni_pipeline.cities import crosswalk
 from ccni_pipeline.method.config import Method
 from ccni_pipeline.method.mann_kendall import exact_table
+from ccni_pipeline.sources import policy_register
 from ccni_pipeline.warehouse import read_sql
 
 logger = logging.getLogger(__name__)
@@ -32,10 +33,13 @@ INDICATOR_SQL = [
 # Why an indicator has no value, when its SQL returned no row for a city.
 MISSING_REASONS = {
     "peak_target": (
-        "not reviewed: no loaded source gives carbon-peak target years "
-        "(the Net Zero Tracker rows carry neutrality and reduction targets only)"
+        "not reviewed: the city is in neither the policy register nor the Net Zero "
+        "Tracker rows"
     ),
-    "neutrality_target": "not reviewed: the city is not in the Net Zero Tracker rows",
+    "neutrality_target": (
+        "not reviewed: the city is in neither the policy register nor the Net Zero "
+        "Tracker rows"
+    ),
     "pilot_status": "city not in the crosswalk's province list",
     "disclosure": "no statistics mapped in the method file",
     "spending_share": (
@@ -91,6 +95,7 @@ def _parameters(method: Method, edition: int) -> dict[str, object]:
         "tapio_upper": scoring["tapio_bounds"]["upper"],
         "alpha": scoring["peak_trend"]["alpha"],
         "cutoff_year": date.fromisoformat(years.cutoff_date).year,
+        "cutoff_date": years.cutoff_date,
     }
 
 
@@ -127,6 +132,7 @@ def prepare_edition(
         "CREATE OR REPLACE TEMP TABLE disclosure_map AS "
         "SELECT statistic, variable::VARCHAR AS variable FROM disclosure_map_frame"
     )
+    _register_policy(connection, years.cutoff_date)
     connection.register("mk_exact_frame", exact_table())
     connection.execute(
         "CREATE OR REPLACE TEMP TABLE mk_exact AS SELECT * FROM mk_exact_frame"
@@ -134,6 +140,33 @@ def prepare_edition(
     parameters = _parameters(method, edition)
     choice_sql = read_sql("indicators/co2_choice.sql")
     connection.execute(choice_sql, _used(choice_sql, parameters))
+
+
+def _register_policy(connection: duckdb.DuckDBPyConnection, cutoff_text: str) -> None:
+    """Create the policy register's tables as they stand at the cut-off date."""
+    cutoff = date.fromisoformat(cutoff_text)
+    register = policy_register.load_policy_register()
+    current = policy_register.current_targets(register, cutoff)
+    current = current.assign(
+        target_year=pd.to_numeric(current["target_year"], errors="coerce").astype("Int64"),
+        register_row=current["register_row"].astype("int64"),
+    )
+    reviewed = pd.DataFrame(
+        {"city_code": sorted(policy_register.reviewed_cities(register, cutoff))},
+        dtype="object",
+    )
+    undetermined = policy_register.undetermined_targets(register, cutoff)
+    frames = {
+        "policy_current": current,
+        "policy_reviewed": reviewed,
+        "policy_undetermined": undetermined,
+    }
+    for name, frame in frames.items():
+        connection.register(f"{name}_frame", frame)
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame"
+        )
+        connection.unregister(f"{name}_frame")
 
 
 def _score_categories(values: pd.DataFrame, method: Method) -> pd.Series:
@@ -162,10 +195,9 @@ def _score_categories(values: pd.DataFrame, method: Method) -> pd.Series:
             table["reviewed_nothing_found"],
             by_year,
         )
-        if "plan_without_year" in table:
-            by_year = np.where(
-                category == "plan_without_year", table["plan_without_year"], by_year
-            )
+        for state in ("plan_without_year", "peaked"):
+            if state in table:
+                by_year = np.where(category == state, table[state], by_year)
         scores[rows] = by_year
     return scores
 
@@ -189,7 +221,9 @@ def compute_indicator_values(
     values = values[values["city_code"].isin(rated["city_code"])]
     grid = _full_grid(rated, method)
     merged = grid.merge(values, on=["city_code", "indicator_id"], how="left")
-    merged["is_missing"] = merged["value"].isna() & merged["category"].isna()
+    merged["is_missing"] = (
+        merged["value"].isna() & merged["category"].isna()
+    ) | (merged["category"] == "undetermined")
     merged["reason"] = _missing_reasons(merged, method, edition)
     merged["is_proxy"] = merged["is_proxy"].fillna(False).astype(bool)
     merged["input_row_ids"] = merged["input_row_ids"].map(
@@ -257,6 +291,8 @@ def _missing_reasons(merged: pd.DataFrame, method: Method, edition: int) -> pd.S
     }
     templates = {key: text.format(**context) for key, text in MISSING_REASONS.items()}
     reasons = merged["indicator_id"].map(templates).fillna("no value")
+    undetermined = merged["category"] == "undetermined"
+    reasons = reasons.where(~undetermined, merged["detail"])
     return reasons.where(merged["is_missing"], "")
 
 

@@ -32,19 +32,20 @@ Layout rules the reader relies on (checked on the editions 2001-2021):
 - Column A contains the row labels. The header block is every row above the first
   row labelled 城市合计 (editions up to 2016) or 北京市 (from 2017). A title cell
   such as `中国2016年地级以上城市数据` in that block names the data year, which is
-  the edition year minus 1; a volume whose title names another year is rejected.
+  the edition year minus 1. A volume whose title names another year is rejected.
 - A header cell covered by a merged range takes the text of the range's top-left
   cell. An empty cell outside merged ranges adds nothing to the path, so a column
   is never labelled with the text of the column to its left.
 - The 城市合计 row is the national total: its candidate cells are rejected as
   "national total row". A row labelled ...省 or ...自治区 (also the misspelling
-  自冶区) is a province row: when any of its mapped cells has a value (subtotals,
-  editions up to 2016) all its mapped cells are rejected as "province subtotal
-  row"; a province row without values (editions from 2017) is a heading and is
-  skipped. A body cell hidden under a merged range is rejected too.
+  自冶区) is a province row. Up to the 2016 edition province rows contain
+  subtotals, and all their mapped cells are rejected as "province subtotal row".
+  From 2017 they are empty headings and are skipped: a province row is skipped
+  when none of its mapped cells has a value. A body cell hidden under a merged
+  range is rejected too.
 - Text with digits split by a space (`'107284 536966'`) is rejected: the yearbook
   does not group digits, so such text is two numbers run together by OCR.
-- `province_name` is the last province row above a city; the municipalities
+- `province_name` is the last province row above a city. The municipalities
   北京市, 天津市, 上海市 and 重庆市 are their own province.
 """
 
@@ -322,6 +323,9 @@ def _load_sheet(path: Path) -> _Sheet:
             f"{path}: cannot open the workbook ({error}); check that the file is "
             "a complete .xlsx download"
         ) from error
+
+    # NOTE: every volume up to 2021 has one sheet. A volume with more sheets
+    # would need the sheet name in its map, which the map format does not have.
     name = workbook.sheet_names[0]
     if len(workbook.sheet_names) > 1:
         logger.warning(
@@ -330,6 +334,7 @@ def _load_sheet(path: Path) -> _Sheet:
             name,
             workbook.sheet_names[1:],
         )
+
     sheet = workbook.get_sheet_by_name(name)
     # Without skip_empty_area the first row and column are sheet row 1 and A.
     rows = sheet.to_python(skip_empty_area=False)
@@ -337,7 +342,8 @@ def _load_sheet(path: Path) -> _Sheet:
         (first[0] + 1, first[1] + 1, last[0] + 1, last[1] + 1)
         for first, last in sheet.merged_cell_ranges or []
     )
-    width = max([len(row) for row in rows] + [rng[3] for rng in merged] + [1])
+
+    width = max([len(row) for row in rows] + [span[3] for span in merged] + [1])
     cells = pd.DataFrame(rows, dtype=object).fillna("")
     cells = cells.reindex(columns=range(width), fill_value="")
     cells.index = pd.RangeIndex(1, len(cells) + 1, name="row_number")

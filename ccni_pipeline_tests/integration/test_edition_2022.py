@@ -167,9 +167,20 @@ def test_policy_indicators(edition_2022):
     # Net Zero Tracker: Beijing net zero 2050 (100), Shenzhen climate neutral 2060 (60)
     assert edition_2022.indicator("110000", "neutrality_target")["score"] == 100
     assert edition_2022.indicator("440300", "neutrality_target")["score"] == 60
+    # Shenzhen's peak plan (深府〔2023〕84号) came after the 2021-12-31 cut-off, and
+    # the city was reviewed, so it scores 0; Shanghai's 2025 statement of
+    # 2021-01-27 counts (100), as does Wuhan's 2022 peak year (plan of 2018-01).
     peak = edition_2022.indicator("440300", "peak_target")
-    assert bool(peak["is_missing"])
-    assert "not reviewed" in peak["reason"]
+    assert not bool(peak["is_missing"])
+    assert peak["score"] == 0
+    shanghai = edition_2022.indicator("310000", "peak_target")
+    assert shanghai["value"] == 2025
+    assert shanghai["score"] == 100
+    assert edition_2022.indicator("420100", "peak_target")["score"] == 100
+    # Chengdu's only peak statement is undated, so it is missing, with that reason
+    chengdu = edition_2022.indicator("510100", "peak_target")
+    assert bool(chengdu["is_missing"])
+    assert "no announcement date" in chengdu["reason"]
 
 
 def test_non_fossil_share_is_marked_proxy(edition_2022):
@@ -224,9 +235,9 @@ def test_shenzhen_composite_by_hand(edition_2022):
     applied = rows["applied_weight"].fillna(0)
     assert applied.sum() == pytest.approx(1.0)
     assert (applied * rows["score"].fillna(0)).sum() == pytest.approx(composite)
-    # coverage: peak target (0.09), spending (0.04), electricity (0.06) and buses
-    # (0.06) are missing for Shenzhen
-    assert exported["coverage"] == pytest.approx(1 - 0.09 - 0.04 - 0.06 - 0.06)
+    # coverage: spending (0.04), electricity (0.06) and buses (0.06) are missing
+    # for Shenzhen
+    assert exported["coverage"] == pytest.approx(1 - 0.04 - 0.06 - 0.06)
 
 
 def test_rows_add_up(edition_2022):

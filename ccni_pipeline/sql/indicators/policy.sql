@@ -1,7 +1,9 @@
--- Policy indicators for every candidate city: low-carbon pilot status and the
--- carbon-neutrality target from the Net Zero Tracker rows. Only designations made
--- by the edition's cut-off year count. `category` carries the state that the
--- method's scoring table turns into a score.
+-- Policy indicators for every candidate city: low-carbon pilot status, and the
+-- carbon peak and neutrality targets from the policy register (the statement that
+-- counts at the cut-off date) and the Net Zero Tracker rows. Only designations
+-- and statements made by the edition's cut-off count. `category` carries the
+-- state that the method's scoring table turns into a score; 'undetermined' means
+-- the only statement is undated, so the indicator is missing.
 WITH city_pilot AS (
     -- city-level pilots of the national batches (the 92-city list)
     SELECT city_code, min(value)::INTEGER AS pilot_year, arg_min(raw_row_id, value) AS raw_row_id
@@ -19,7 +21,8 @@ province_pilot AS (
 ),
 
 tracker AS (
-    -- Net Zero Tracker: any row means the city was reviewed
+    -- Net Zero Tracker: any row means the city was reviewed. The rows carry no
+    -- announcement date, so the cut-off cannot be applied to them.
     SELECT
         city_code,
         min(value) FILTER (
@@ -30,6 +33,63 @@ tracker AS (
     FROM core.city_values
     WHERE variable = 'target_year' AND source_id = 'net_zero_tracker'
     GROUP BY city_code
+),
+
+register_state AS (
+    -- the register's state per candidate city and commitment at the cut-off
+    SELECT
+        c.city_code,
+        k.commitment,
+        t.target_year,
+        t.status,
+        t.url,
+        t.date_announced,
+        t.register_row,
+        u.register_row AS undetermined_row,
+        r.city_code IS NOT NULL AS reviewed
+    FROM candidate_cities AS c
+    CROSS JOIN (SELECT unnest(['peak', 'neutrality']) AS commitment) AS k
+    LEFT JOIN policy_current AS t
+        ON t.city_code = c.city_code AND t.commitment = k.commitment
+    LEFT JOIN policy_undetermined AS u
+        ON u.city_code = c.city_code AND u.commitment = k.commitment
+    LEFT JOIN policy_reviewed AS r ON r.city_code = c.city_code
+),
+
+targets AS (
+    SELECT
+        s.city_code,
+        s.commitment || '_target' AS indicator_id,
+        coalesce(s.target_year, CASE WHEN s.commitment = 'neutrality'
+            THEN tr.neutrality_year END) AS target_year,
+        CASE
+            WHEN s.status = 'peaked' THEN 'peaked'
+            WHEN s.target_year IS NOT NULL THEN 'target_year'
+            WHEN s.status IS NOT NULL THEN 'plan_without_year'
+            WHEN s.commitment = 'neutrality' AND tr.neutrality_year IS NOT NULL
+                THEN 'target_year'
+            WHEN s.undetermined_row IS NOT NULL THEN 'undetermined'
+            WHEN s.reviewed OR tr.city_code IS NOT NULL THEN 'reviewed_nothing_found'
+        END AS category,
+        CASE
+            WHEN s.status IS NOT NULL THEN
+                'policy register row ' || s.register_row || ': ' || s.status
+                || coalesce(', target ' || s.target_year, ', no target year')
+                || ', announced ' || s.date_announced || ', ' || s.url
+            WHEN s.commitment = 'neutrality' AND tr.neutrality_year IS NOT NULL
+                THEN 'Net Zero Tracker: ' || tr.statements
+            WHEN s.undetermined_row IS NOT NULL THEN
+                'the only statement (policy register row ' || s.undetermined_row
+                || ') has no announcement date, so it cannot be placed before the '
+                || 'cut-off ' || $cutoff_date
+            ELSE 'reviewed (policy register'
+                || CASE WHEN tr.city_code IS NOT NULL THEN ', Net Zero Tracker' ELSE '' END
+                || '): no ' || s.commitment || ' target announced by ' || $cutoff_date
+        END AS detail,
+        CASE WHEN s.status IS NULL AND s.commitment = 'neutrality'
+            THEN coalesce(tr.row_ids, []) ELSE [] END AS input_row_ids
+    FROM register_state AS s
+    LEFT JOIN tracker AS tr USING (city_code)
 )
 
 SELECT
@@ -60,18 +120,16 @@ LEFT JOIN province_pilot AS pp ON pp.province_code = c.province_code
 UNION ALL
 
 SELECT
-    t.city_code,
-    'neutrality_target',
+    city_code,
+    indicator_id,
     $data_year,
     $data_year,
-    t.neutrality_year,
+    target_year,
     'target year',
-    'Net Zero Tracker: ' || t.statements
-        || CASE WHEN t.neutrality_year IS NULL
-            THEN '; reviewed, no neutrality target found' ELSE '' END,
-    CASE WHEN t.neutrality_year IS NULL THEN 'reviewed_nothing_found' ELSE 'target_year' END,
+    detail,
+    category,
     NULL,
     false,
-    t.row_ids
-FROM tracker AS t
-JOIN candidate_cities USING (city_code)
+    input_row_ids
+FROM targets
+WHERE category IS NOT NULL
