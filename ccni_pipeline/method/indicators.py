@@ -26,6 +26,7 @@ INDICATOR_SQL = [
     "indicators/levels.sql",
     "indicators/trends.sql",
     "indicators/non_fossil.sql",
+    "indicators/yearbook.sql",
     "indicators/policy.sql",
     "indicators/disclosure.sql",
 ]
@@ -47,12 +48,12 @@ MISSING_REASONS = {
         "spending is in no loaded file"
     ),
     "electricity_intensity": (
-        "no electricity-use source loaded (the city statistical yearbook "
-        "reader is not part of this build)"
+        "no electricity use with GDP of the same scope in the city statistical "
+        "yearbook for {fallback_start}-{data_year}"
     ),
     "buses_per_10k": (
-        "no bus-fleet source loaded (the city statistical yearbook reader is "
-        "not part of this build)"
+        "no public bus fleet with population of the same scope in the city "
+        "statistical yearbook for {fallback_start}-{data_year}"
     ),
     "non_fossil_share": "no provincial generation data for the city's province",
     "secondary_share": "no GDP by sector for {fallback_start}-{data_year}",

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from ccni_pipeline.sources import ceads, city_panel, power, targets
+from ccni_pipeline.sources import ceads, city_panel, power, targets, yearbook
 from ccni_pipeline.sources.base import ReadResult, SourceFile
 
 Reader = Callable[[SourceFile], ReadResult]
@@ -17,6 +17,7 @@ READERS: dict[str, Reader] = {
     "pilot_cities_135": city_panel.read_pilot_cities_135,
     "province_power_generation": power.read_province_power_generation,
     "net_zero_tracker": targets.read_net_zero_tracker,
+    **{source_id: yearbook.read_yearbook for source_id in yearbook.yearbook_source_ids()},
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -34,4 +35,12 @@ DESCRIPTIONS: dict[str, str] = {
         "Provincial electricity generation by source, December year-to-date totals."
     ),
     "net_zero_tracker": "Net Zero Tracker targets of Chinese cities (UN/LOCODE actors).",
+    **{
+        source_id: (
+            f"China City Statistical Yearbook {yearbook.volume_year(source_id)}, "
+            f"prefecture tables (data year {yearbook.volume_year(source_id) - 1}): "
+            "electricity, buses, budget expenditure, GDP and population, by scope."
+        )
+        for source_id in yearbook.yearbook_source_ids()
+    },
 }

@@ -235,9 +235,8 @@ def test_shenzhen_composite_by_hand(edition_2022):
     applied = rows["applied_weight"].fillna(0)
     assert applied.sum() == pytest.approx(1.0)
     assert (applied * rows["score"].fillna(0)).sum() == pytest.approx(composite)
-    # coverage: spending (0.04), electricity (0.06) and buses (0.06) are missing
-    # for Shenzhen
-    assert exported["coverage"] == pytest.approx(1 - 0.04 - 0.06 - 0.06)
+    # coverage: only the spending share (0.04) is missing for Shenzhen
+    assert exported["coverage"] == pytest.approx(1 - 0.04)
 
 
 def test_rows_add_up(edition_2022):
@@ -268,3 +267,52 @@ def test_missing_values_have_reasons(edition_2022):
     assert missing["reason"].notna().all()
     spending = missing[missing["indicator_id"] == "spending_share"]
     assert len(spending) == edition_2022.scores.shape[0]
+
+
+YEARBOOK = "ccsy_prefecture_2001_2021/地级市（及以上城市）统计资料（{}年）.xlsx"
+
+
+@pytest.mark.parametrize(
+    ("code", "electricity_cell", "gdp_cell"),
+    [("110000", "HM6", "AG6"), ("440300", "HM210", "AG210")],
+)
+def test_electricity_intensity_by_hand(edition_2022, real_dir, code, electricity_cell, gdp_cell):
+    # The 2021 volume (data 2020) has no electricity, so the 2020 volume (data
+    # 2019) stands in: 全社会用电量 全市 (10k kWh) over GDP 全市 (亿元 = 10^4 x 10k yuan).
+    electricity, gdp_100m = read_cells(
+        real_dir, YEARBOOK.format(2020), "Sheet1", [electricity_cell, gdp_cell]
+    )
+    row = edition_2022.indicator(code, "electricity_intensity")
+    assert row["value"] == pytest.approx(electricity * 1e4 / (gdp_100m * 1e4))
+    assert row["data_year"] == 2019
+    assert "scope whole_city" in row["detail"]
+    assert "stand-in from 2019" in row["detail"]
+
+
+@pytest.mark.parametrize(
+    ("code", "buses_cell", "population_cell"),
+    [("110000", "DM7", "D7"), ("440300", "DM211", "D211")],
+)
+def test_buses_per_10k_by_hand(edition_2022, real_dir, code, buses_cell, population_cell):
+    # 2021 volume (data 2020): 公共汽(电)车营运车辆数 and 常住人口 (10k), both 市辖区
+    buses, population_10k = read_cells(
+        real_dir, YEARBOOK.format(2021), "Sheet1", [buses_cell, population_cell]
+    )
+    row = edition_2022.indicator(code, "buses_per_10k")
+    assert row["value"] == pytest.approx(buses / population_10k)
+    assert row["data_year"] == 2020
+    assert "scope districts" in row["detail"]
+
+
+def test_indicator_coverage_for_edition(edition_2022):
+    values = edition_2022.indicators
+    with_value = values[~values["is_missing"]].groupby("indicator_id").size()
+    for indicator_id in (
+        "co2_per_capita", "carbon_intensity", "co2_growth", "decoupling",
+        "peak_trend", "secondary_share", "electricity_intensity", "buses_per_10k",
+    ):
+        assert with_value[indicator_id] >= 250, indicator_id
+    assert "spending_share" not in with_value
+    per_city = values.groupby("city_code")["indicator_id"].nunique()
+    assert (per_city == 14).all()
+    assert edition_2022.scores["rank"].notna().sum() >= 250

@@ -1,13 +1,12 @@
 -- Statistics, accounting and disclosure: the share of the listed official
 -- statistics that loaded sources provide for the city in the data year exactly.
--- A statistic is present when every variable mapped to it has a value; a
+-- A statistic is present when any variable mapped to it has a value; a
 -- statistic mapped to no variable counts against every city alike.
 WITH statistic_presence AS (
     SELECT
         c.city_code,
         m.statistic,
-        count(m.variable) > 0
-            AND count(m.variable) = count(DISTINCT v.variable) AS present,
+        count(v.variable) > 0 AS present,
         list(v.raw_row_id) FILTER (WHERE v.raw_row_id IS NOT NULL) AS row_ids
     FROM candidate_cities AS c
     CROSS JOIN disclosure_map AS m
