@@ -2,6 +2,7 @@
 
     ccni fetch [--mirror DIR]        place every source file of the manifest in the lake
     ccni run --edition 2022          materialise all assets of one edition in Dagster
+    ccni backfill [--method FILE]    materialise every edition of the method
     ccni compare --edition 2022 --method A --method B
                                      rank shifts between two methods
     ccni ui [--host H] [--port P]    start the Dagster webserver on the project's instance
@@ -43,6 +44,16 @@ def command_run(arguments: argparse.Namespace) -> int:
     summary = run_edition(arguments.edition, method_path=arguments.method)
     print(summary.render())
     return 0 if summary.succeeded else 1
+
+
+def command_backfill(arguments: argparse.Namespace) -> int:
+    from ccni_pipeline.run import backfill
+
+    prepare_dagster_home()
+    summaries = backfill(method_path=arguments.method)
+    for summary in summaries:
+        print(summary.render())
+    return 0 if all(summary.succeeded for summary in summaries) else 1
 
 
 def command_compare(arguments: argparse.Namespace) -> int:
@@ -105,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--method", help="method file (YAML); default: the project's method"
     )
     run.set_defaults(handler=command_run)
+
+    backfill = commands.add_parser(
+        "backfill", help="materialise every edition of the method, oldest first"
+    )
+    backfill.add_argument("--method", help="method file (YAML); default: the project's")
+    backfill.set_defaults(handler=command_backfill)
 
     compare = commands.add_parser(
         "compare", help="rank shifts of one edition between two methods"

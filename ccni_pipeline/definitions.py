@@ -17,10 +17,19 @@ edition_job = dg.define_asset_job(
     description="Materialise every asset of one index edition, raw files to exports.",
 )
 
+scores_job = dg.define_asset_job(
+    name="scores_job",
+    selection=dg.AssetSelection.groups("scores"),
+    description=(
+        "Recompute the indicator and score assets of one edition from the core "
+        "tables already in the warehouse (for backfills of further editions)."
+    ),
+)
+
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[edition_job],
+    jobs=[edition_job, scores_job],
     resources={
         "warehouse": WarehouseResource(
             path=dg.EnvVar("CCNI_WAREHOUSE").get_value("") or ""

@@ -101,14 +101,20 @@ def _row_counts(summary: RunSummary) -> None:
     summary.cities_unranked = unranked
 
 
-def run_edition(edition: int, method_path: str | None = None) -> RunSummary:
-    """Materialise every asset of one edition; return its summary."""
+def run_edition(
+    edition: int, method_path: str | None = None, job_name: str = "edition_job"
+) -> RunSummary:
+    """Materialise the assets of one edition with `job_name`; return its summary.
+
+    `edition_job` reads every source again; `scores_job` recomputes only the
+    edition's indicators and scores from the core tables in the warehouse.
+    """
     from ccni_pipeline.definitions import defs
 
     method = load_method(method_path)
     method.edition(edition)
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("edition_job")
+    job = defs.resolve_job_def(job_name)
     run_config = {"resources": {"method": {"config": {"path": method_path or ""}}}}
     result = job.execute_in_process(
         partition_key=str(edition),
@@ -134,3 +140,15 @@ def run_edition(edition: int, method_path: str | None = None) -> RunSummary:
     except Exception as error:  # the warehouse may be incomplete after a failure
         summary.failures.append(f"could not count rows: {error}")
     return summary
+
+
+def backfill(method_path: str | None = None) -> list[RunSummary]:
+    """Materialise every edition of the method: sources once, then each edition."""
+    method = load_method(method_path)
+    editions = sorted(method.editions)
+    summaries = [run_edition(editions[0], method_path)]
+    if not summaries[0].succeeded:
+        return summaries
+    for edition in editions[1:]:
+        summaries.append(run_edition(edition, method_path, job_name="scores_job"))
+    return summaries
