@@ -13,22 +13,23 @@ local folder laid out like the shared real-data folder).
 
 import argparse
 import logging
-import subprocess
+import os
 import sys
 from pathlib import Path
 
 from ccni_pipeline import lake
 from ccni_pipeline.instance import prepare_dagster_home
+from ccni_pipeline.sources.manifest import load_manifest
 
 logger = logging.getLogger("ccni")
 
 
 def command_fetch(arguments: argparse.Namespace) -> int:
     from ccni_pipeline.sources.fetch import fetch_sources
-    from ccni_pipeline.sources.manifest import load_manifest
 
     mirror = Path(arguments.mirror) if arguments.mirror else None
-    outcomes = fetch_sources(load_manifest(), mirror=mirror)
+    with lake.write_lock(arguments.wait):
+        outcomes = fetch_sources(load_manifest(), mirror=mirror)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.action] = counts.get(outcome.action, 0) + 1
@@ -41,7 +42,9 @@ def command_run(arguments: argparse.Namespace) -> int:
     from ccni_pipeline.run import run_edition
 
     prepare_dagster_home()
-    summary = run_edition(arguments.edition, method_path=arguments.method)
+    load_manifest()
+    with lake.write_lock(arguments.wait):
+        summary = run_edition(arguments.edition, method_path=arguments.method)
     print(summary.render())
     return 0 if summary.succeeded else 1
 
@@ -50,7 +53,9 @@ def command_backfill(arguments: argparse.Namespace) -> int:
     from ccni_pipeline.run import backfill
 
     prepare_dagster_home()
-    summaries = backfill(method_path=arguments.method)
+    load_manifest()
+    with lake.write_lock(arguments.wait):
+        summaries = backfill(method_path=arguments.method)
     for summary in summaries:
         print(summary.render())
     return 0 if all(summary.succeeded for summary in summaries) else 1
@@ -62,7 +67,8 @@ def command_compare(arguments: argparse.Namespace) -> int:
     prepare_dagster_home()
     if len(arguments.method) != 2:
         raise ValueError("give exactly two methods: --method A --method B")
-    shifts, target = compare_methods(arguments.edition, *arguments.method)
+    with lake.write_lock(arguments.wait):
+        shifts, target = compare_methods(arguments.edition, *arguments.method)
     moved = shifts[shifts["rank_shift"].fillna(1) != 0]
     print(
         f"edition {arguments.edition}: {len(moved)} of {len(shifts)} ranked cities "
@@ -89,8 +95,24 @@ def command_ui(arguments: argparse.Namespace) -> int:
         "-p",
         str(arguments.port),
     ]
-    print(f"Dagster UI on http://{arguments.host}:{arguments.port} (instance {home})")
-    return subprocess.call(command, cwd=lake.PROJECT_ROOT)
+    print(
+        f"Dagster UI on http://{arguments.host}:{arguments.port} (instance {home})",
+        flush=True,
+    )
+    # Replace this process, so signals (Ctrl-C, kill) reach dagster dev directly.
+    os.chdir(lake.PROJECT_ROOT)
+    os.execv(sys.executable, command)
+
+
+def _add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="wait this long for another ccni command writing to the lake "
+        "(default 0: fail at once)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="local folder laid out like the shared real-data folder "
         "(default: CCNI_SOURCE_MIRROR, else download from upstream)",
     )
+    _add_wait(fetch)
     fetch.set_defaults(handler=command_fetch)
 
     run = commands.add_parser("run", help="materialise every asset of one edition")
@@ -115,12 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--method", help="method file (YAML); default: the project's method"
     )
+    _add_wait(run)
     run.set_defaults(handler=command_run)
 
     backfill = commands.add_parser(
         "backfill", help="materialise every edition of the method, oldest first"
     )
     backfill.add_argument("--method", help="method file (YAML); default: the project's")
+    _add_wait(backfill)
     backfill.set_defaults(handler=command_backfill)
 
     compare = commands.add_parser(
@@ -134,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="method file, or 'default'; give it twice (A, then B)",
     )
     compare.add_argument("--top", type=int, default=20, help="rows to print (default 20)")
+    _add_wait(compare)
     compare.set_defaults(handler=command_compare)
 
     ui = commands.add_parser(
@@ -154,8 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return arguments.handler(arguments)
-    except (ValueError, FileNotFoundError, OSError) as error:
-        print(f"ccni {arguments.command}: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"ccni {arguments.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # one line for people; CCNI_TRACEBACK=1 for the trace
+        if os.environ.get("CCNI_TRACEBACK"):
+            raise
+        kind = type(error).__name__
+        print(f"ccni {arguments.command}: {kind}: {error}", file=sys.stderr)
+        print("  (set CCNI_TRACEBACK=1 to see the traceback)", file=sys.stderr)
         return 2
 
 

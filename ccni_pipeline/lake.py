@@ -6,7 +6,11 @@ checked to stay inside the lake.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAKE_ENV = "CCNI_DATA_LAKE"
@@ -56,3 +60,32 @@ def exports_dir(edition: int, method_id: str | None = None) -> Path:
 
 def dagster_home() -> Path:
     return lake_root() / "dagster_home"
+
+
+class LakeBusyError(RuntimeError):
+    """Another ccni command holds the lake's write lock."""
+
+
+@contextmanager
+def write_lock(wait_seconds: float = 0) -> Iterator[None]:
+    """Hold the lake's write lock, so only one command writes the warehouse at a time.
+
+    DuckDB allows one writer per file; this lock makes a second `ccni run` wait up
+    to `wait_seconds` (0 = not at all) and then fail with a clear message, instead
+    of failing inside a step on DuckDB's file lock.
+    """
+    root = lake_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ".ccni.lock"
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=wait_seconds)
+    except Timeout as error:
+        raise LakeBusyError(
+            f"another ccni command is writing to the lake {root} (lock file {path}); "
+            "wait for it to finish, or pass --wait SECONDS to queue behind it"
+        ) from error
+    try:
+        yield
+    finally:
+        lock.release()

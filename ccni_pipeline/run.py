@@ -40,27 +40,44 @@ class RunSummary:
     exports: str = ""
 
     def render(self) -> str:
-        exports = Path(self.exports)
+        """Return the summary people read after a run."""
+        status = "succeeded" if self.succeeded else "FAILED"
         lines = [
-            f"CCNI edition {self.edition}, method {self.method_id}: "
-            + ("succeeded" if self.succeeded else "FAILED"),
+            f"CCNI edition {self.edition}, method {self.method_id}: {status}",
             f"  Dagster run {self.run_id} (instance {lake.dagster_home()})",
-            f"  cities: {self.cities_ranked} ranked, {self.cities_unranked} unranked",
-            f"  checks: {len(self.checks_passed)} passed, {len(self.checks_warned)} warned, "
-            f"{len(self.checks_failed)} failed",
-        ]
-        for name in self.checks_warned:
-            lines.append(f"    warned: {name}")
-        for name in self.checks_failed:
-            lines.append(f"    failed: {name}")
-        lines += [
-            f"  rows: {self.rows_read} read, {self.rows_kept} kept, "
-            f"{self.rows_rejected} rejected",
-            f"  warehouse: {lake.warehouse_path()}",
-            f"  exports: {exports / 'scores.csv'}, {exports / 'indicators.csv'}",
         ]
         lines += [f"  error: {failure}" for failure in self.failures]
+        lines.append(
+            f"  checks: {len(self.checks_passed)} passed, "
+            f"{len(self.checks_warned)} warned, {len(self.checks_failed)} failed"
+        )
+        lines += [f"    warned: {name}" for name in self.checks_warned]
+        lines += [f"    failed: {name}" for name in self.checks_failed]
+        if not self.succeeded:
+            lines.append(
+                "  outputs of earlier runs, if any, are unchanged; fix the error above "
+                "and run again"
+            )
+            return "\n".join(lines)
+        exports = Path(self.exports)
+        lines += [
+            f"  cities: {self.cities_ranked} ranked, {self.cities_unranked} unranked "
+            "(under the method's minimum coverage)",
+            f"  rows: {self.rows_read} read, {self.rows_kept} kept, "
+            f"{self.rows_rejected} rejected (see core.rejected_rows)",
+            f"  warehouse: {lake.warehouse_path()}",
+            f"  exports: {exports / 'scores.csv'}, {exports / 'indicators.csv'}, "
+            f"{exports / 'summary.csv'}",
+        ]
         return "\n".join(lines)
+
+
+def root_error_message(error) -> str:
+    """Return `Type: message` of the innermost cause of a Dagster error info."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    message = (error.message or "").strip()
+    return message.splitlines()[0] if message else error.cls_name or "unknown error"
 
 
 def _check_outcomes(result, summary: RunSummary) -> None:
@@ -132,13 +149,10 @@ def run_edition(
     _check_outcomes(result, summary)
     for event in result.all_events:
         if event.is_step_failure:
-            summary.failures.append(
-                f"step {event.step_key}: {event.event_specific_data.error.message.strip()}"
-            )
-    try:
+            error = event.event_specific_data.error
+            summary.failures.append(f"step {event.step_key}: {root_error_message(error)}")
+    if summary.succeeded:
         _row_counts(summary)
-    except Exception as error:  # the warehouse may be incomplete after a failure
-        summary.failures.append(f"could not count rows: {error}")
     return summary
 
 

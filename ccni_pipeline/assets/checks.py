@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 FAILURE_ROWS_SHOWN = 20
 IMPLAUSIBLE_CO2_PER_CAPITA_T = 100.0
+MAX_UNRESOLVED_SHARE = 0.2
 
 
 def _validate(model, frame: pd.DataFrame, what: str) -> dg.AssetCheckResult:
@@ -126,6 +127,82 @@ def rows_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(asset=core_city_values, blocking=True)
+def sources_resolve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Each source keeps rows in the core, and at most 20 % of its cells fail to
+    resolve to a city: more means a layout change or a broken crosswalk, not a few
+    odd names."""
+    with warehouse.connect() as connection:
+        frame = connection.execute(
+            """
+            WITH read AS (
+                SELECT source_id, count(*) AS kept_by_reader FROM raw.cells GROUP BY ALL
+            ), unresolved AS (
+                SELECT source_id, count(*) AS unresolved
+                FROM core.rejected_rows WHERE stage = 'resolve' GROUP BY ALL
+            ), kept AS (
+                SELECT source_id, count(*) AS kept_in_core FROM (
+                    SELECT source_id FROM core.city_values
+                    UNION ALL SELECT source_id FROM core.province_values
+                ) GROUP BY ALL
+            )
+            SELECT source_id, kept_by_reader,
+                   coalesce(unresolved, 0) AS unresolved,
+                   coalesce(kept_in_core, 0) AS kept_in_core
+            FROM read LEFT JOIN unresolved USING (source_id)
+            LEFT JOIN kept USING (source_id)
+            ORDER BY source_id
+            """
+        ).df()
+    share = frame["unresolved"] / frame["kept_by_reader"].clip(lower=1)
+    frame["failing"] = (frame["kept_in_core"] == 0) | (share > MAX_UNRESOLVED_SHARE)
+    failing = frame[frame["failing"]]
+    return dg.AssetCheckResult(
+        passed=failing.empty,
+        metadata={
+            "failing sources": ", ".join(failing["source_id"]) or "none",
+            "by source": dg.MetadataValue.md(frame.to_markdown(index=False)),
+        },
+        description=(
+            "sources with no core rows or over 20 % unresolved cells: "
+            + ", ".join(failing["source_id"])
+            if len(failing)
+            else None
+        ),
+    )
+
+
+@dg.asset_check(asset=core_city_values)
+def pilot_lists_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Cities on which the two low-carbon pilot lists disagree (missing from one,
+    or another year). The 135-row list expands pilot provinces to all their cities,
+    so many differences are expected; the scoring rule is in sql/indicators/policy.sql."""
+    with warehouse.connect() as connection:
+        differences = connection.execute(
+            """
+            WITH a AS (SELECT city_code, value FROM core.city_values
+                       WHERE source_id = 'pilot_cities_92' AND variable = 'pilot_year'),
+                 b AS (SELECT city_code, value FROM core.city_values
+                       WHERE source_id = 'pilot_cities_135' AND variable = 'pilot_year')
+            SELECT coalesce(a.city_code, b.city_code) AS city_code, r.name_zh,
+                   a.value::INTEGER AS year_in_92_list,
+                   b.value::INTEGER AS year_in_135_list
+            FROM a FULL JOIN b USING (city_code)
+            LEFT JOIN ref.cities AS r ON r.city_code = coalesce(a.city_code, b.city_code)
+            WHERE a.value IS DISTINCT FROM b.value
+            ORDER BY 1
+            """
+        ).df()
+    return dg.AssetCheckResult(
+        passed=differences.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "cities that differ": len(differences),
+            "cities": dg.MetadataValue.md(differences.to_markdown(index=False)),
+        },
+    )
+
+
 @dg.asset_check(asset=core_city_values)
 def unresolved_city_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """City names no crosswalk entry matched, with the source rows they came from."""
@@ -134,8 +211,8 @@ def unresolved_city_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             """
             SELECT source_id, city_name, province_name, reason,
                    count(*) AS cells,
-                   string_agg(DISTINCT sheet || '!' || column_letter || row_number, ', ')
-                       AS first_cells
+                   string_agg(DISTINCT CASE WHEN sheet = '' THEN '' ELSE sheet || '!' END
+                              || column_letter || row_number, ', ') AS first_cells
             FROM core.rejected_rows WHERE stage = 'resolve'
             GROUP BY ALL ORDER BY source_id, city_name
             """
@@ -264,6 +341,8 @@ ALL_CHECKS = [
     *RAW_CHECKS,
     core_schema,
     rows_add_up,
+    sources_resolve,
+    pilot_lists_agree,
     unresolved_city_names,
     clean_energy_data,
     implausible_values,

@@ -26,6 +26,11 @@ from ccni_pipeline.warehouse import replace_rows
 
 logger = logging.getLogger(__name__)
 
+# Rounding of exported numbers; the warehouse keeps full precision.
+SCORE_DECIMALS = 4
+WEIGHT_DECIMALS = 6
+VALUE_DECIMALS = 8
+
 INDICATOR_EXPORT_COLUMNS = [
     "city_code",
     "indicator_id",
@@ -91,7 +96,8 @@ def scores_frame(connection, edition: int, method: Method) -> pd.DataFrame:
         "rank",
         "method_id",
     ]
-    frame = frame[columns]
+    frame = frame[columns].round({c: SCORE_DECIMALS for c in [*dimension_ids, "composite"]})
+    frame["coverage"] = frame["coverage"].round(WEIGHT_DECIMALS)
     frame["rank"] = frame["rank"].astype("Int64")
     return frame.sort_values(["rank", "city_code"], na_position="last").reset_index(
         drop=True
@@ -111,6 +117,14 @@ def indicators_frame(connection, edition: int, method: Method) -> pd.DataFrame:
     frame["window_start"] = frame["window_start"].astype("Int64")
     frame["unit"] = frame["unit"].fillna(frame["default_unit"])
     frame["detail"] = frame["detail"].fillna("")
+    frame = frame.round(
+        {
+            "value": VALUE_DECIMALS,
+            "score": SCORE_DECIMALS,
+            "nominal_weight": WEIGHT_DECIMALS,
+            "applied_weight": WEIGHT_DECIMALS,
+        }
+    )
     return frame[INDICATOR_EXPORT_COLUMNS]
 
 

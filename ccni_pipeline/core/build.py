@@ -48,7 +48,12 @@ def _with_locode_codes(names: pd.DataFrame) -> pd.DataFrame:
 
 
 def _city_mapping(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Resolve every distinct name form of the raw cells once."""
+    """Resolve every distinct name form of the raw cells once.
+
+    Where a row has both a code and a name, the name is resolved on its own too;
+    when it names another city than the code, the row is not trusted and its
+    cells are rejected rather than attached to the code's city.
+    """
     names = connection.execute(
         """
         SELECT DISTINCT city_name, province_name, source_city_code, year
@@ -56,10 +61,35 @@ def _city_mapping(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         WHERE city_name <> ''
         """
     ).df()
-    resolved = crosswalk.resolve_cities(_with_locode_codes(names))
+    lookup = _with_locode_codes(names)
+    resolved = crosswalk.resolve_cities(lookup)
+    by_name = crosswalk.resolve_cities(lookup.assign(source_city_code=""))
     mapping = pd.concat(
         [names, resolved[["city_code", "resolution", "unresolved_reason"]]], axis=1
     )
+
+    has_code = lookup["source_city_code"].fillna("") != ""
+    disagree = (
+        has_code
+        & mapping["city_code"].notna()
+        & by_name["city_code"].notna()
+        & (by_name["city_code"] != mapping["city_code"])
+    )
+    if disagree.any():
+        mapping.loc[disagree, "unresolved_reason"] = (
+            "code "
+            + lookup.loc[disagree, "source_city_code"]
+            + " belongs to "
+            + mapping.loc[disagree, "city_code"]
+            + " but the name "
+            + names.loc[disagree, "city_name"].map(repr)
+            + " resolves to "
+            + by_name.loc[disagree, "city_code"]
+            + "; fix the code or the name in the source file"
+        )
+        mapping.loc[disagree, ["city_code", "resolution"]] = None
+        logger.warning("%d name forms disagree with their codes", int(disagree.sum()))
+
     unresolved = mapping["city_code"].isna().sum()
     logger.info(
         "resolved %d of %d distinct city name forms",

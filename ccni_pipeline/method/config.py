@@ -15,6 +15,24 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_METHOD_PATH = Path(__file__).with_name("default.yaml")
+
+# Indicators the pipeline computes (sql/indicators); a method may use any of them.
+KNOWN_INDICATORS = (
+    "peak_target",
+    "neutrality_target",
+    "pilot_status",
+    "disclosure",
+    "spending_share",
+    "electricity_intensity",
+    "non_fossil_share",
+    "secondary_share",
+    "buses_per_10k",
+    "co2_per_capita",
+    "carbon_intensity",
+    "co2_growth",
+    "decoupling",
+    "peak_trend",
+)
 WEIGHT_TOLERANCE = 1e-6
 
 
@@ -45,7 +63,7 @@ class Edition(_Strict):
 
 
 class Indicator(_Strict):
-    id: str
+    id: Literal[KNOWN_INDICATORS]
     name_zh: str
     name_en: str
     direction: Literal["+", "-"]

@@ -10,13 +10,25 @@ Every candidate cell lands in exactly one of the two, so the run summary can sho
 that rows read = rows kept + rows rejected. Values in `kept.value` are already in
 the canonical unit named in `kept.unit` (the variable name carries it too, as in
 `co2_mt` or `gdp_nominal_100m_yuan`); `original_text` keeps the cell as stored.
+
+A file that cannot be read at all (empty, truncated, corrupt, not UTF-8) or whose
+layout differs from what its reader expects raises `SourceFormatError` instead;
+readers wrap the opening and reading of a file in `reading` for the former.
 """
 
+import csv
 import hashlib
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 import pandas as pd
+from openpyxl.utils.exceptions import InvalidFileException
+from python_calamine import CalamineError
 
 PROVENANCE_COLUMNS = [
     "raw_row_id",  # stable id of the cell, see make_row_id
@@ -119,3 +131,86 @@ def add_row_ids(frame: pd.DataFrame) -> pd.DataFrame:
         hashlib.sha256(key.encode("utf-8")).hexdigest()[:16] for key in keys
     ]
     return frame
+
+
+FETCH_ADVICE = "fetch it again with `ccni fetch`, or check the file the manifest names"
+
+# What openpyxl, python-calamine and zipfile raise for a file that is not a
+# complete xlsx workbook (truncated download, another format renamed, damaged zip).
+_WORKBOOK_ERRORS = (
+    zipfile.BadZipFile,
+    InvalidFileException,
+    CalamineError,
+    ParseError,
+    zlib.error,
+    EOFError,
+)
+_TABLE_ERRORS = (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError)
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@contextmanager
+def reading(
+    path: Path, what: str, *, encoding_note: str = "", advice: str = FETCH_ADVICE
+) -> Iterator[None]:
+    """Raise SourceFormatError for a file that cannot be opened, decoded or parsed.
+
+    Wrap the opening and reading of one file in it. It rejects an empty file
+    first, then turns the errors that the xlsx and CSV libraries raise for a
+    truncated, corrupt or mis-encoded file into a `SourceFormatError` that names
+    the file and what to do. Other exceptions, `SourceFormatError` included, pass
+    unchanged.
+
+    Args:
+        path: The file being read.
+        what: Its expected format as a noun, e.g. "xlsx workbook" or "CSV file".
+        encoding_note: Added in brackets to the advice for a file that is not
+            UTF-8, e.g. "the CREA files are UTF-8 with BOM".
+        advice: What to do about a file that cannot be read.
+
+    Raises:
+        SourceFormatError: The file is empty, or reading it raised one of the
+            errors above.
+    """
+    if path.stat().st_size == 0:
+        raise SourceFormatError(f"{path} is empty (0 bytes); {advice}")
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        message = _encoding_message(path, error, encoding_note)
+        raise SourceFormatError(message) from error
+    except _WORKBOOK_ERRORS as error:
+        raise SourceFormatError(
+            f"{path} is not a valid {what} (truncated or corrupt?); {advice}. "
+            f"Error: {type(error).__name__}: {error}"
+        ) from error
+    except _TABLE_ERRORS as error:
+        raise SourceFormatError(
+            f"{path} is not a valid {what} ({type(error).__name__}: {error}); {advice}"
+        ) from error
+    except KeyError as error:
+        # zipfile raises KeyError("There is no item named ... in the archive") for
+        # a zip file that lacks the parts of an xlsx workbook.
+        if "in the archive" not in str(error):
+            raise
+        raise SourceFormatError(
+            f"{path} is not a valid {what} (a zip file without {error}); {advice}"
+        ) from error
+
+
+def _encoding_message(path: Path, error: UnicodeDecodeError, note: str) -> str:
+    """Describe where a file stops being UTF-8, as a byte offset into the file."""
+    # The decoded buffer may be a chunk or the file without its BOM, so the
+    # offset is found by decoding the whole file again.
+    data = path.read_bytes()
+    offset = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    try:
+        data[offset:].decode("utf-8")
+    except UnicodeDecodeError as whole_file_error:
+        position = offset + whole_file_error.start
+        line = data[:position].count(b"\n") + 1
+        where = f"byte 0x{data[position]:02x} at position {position}, line {line}"
+    else:
+        where = f"{error.encoding} codec: {error.reason}"
+    fix = f"save it as UTF-8 ({note})" if note else "save it as UTF-8"
+    return f"{path} is not UTF-8 ({where}); {fix}"

@@ -22,6 +22,7 @@ from ccni_pipeline.sources.base import (
     SourceFormatError,
     add_row_ids,
     column_letter,
+    reading,
 )
 from ccni_pipeline.sources.cells import cell_text, parse_numeric
 
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 MATRIX_SHEET = "emission matrix"
 CITY_HEADER = "city"
+# The years the matrix sheet has columns for: 1995 and 1997-2019, no 1996.
+EXPECTED_YEARS = (1995, *range(1997, 2020))
+_EXPECTED_HEADERS = f"{CITY_HEADER!r}, then one column per year of EXPECTED_YEARS"
 VARIABLE = "co2_mt"
 UNIT = "Mt CO2"
 
@@ -49,11 +53,12 @@ def read_ceads_city_co2(source: SourceFile) -> ReadResult:
         Kept cells as `co2_mt` in Mt CO2, and the rejected blank cells.
 
     Raises:
-        SourceFormatError: The sheet is missing or its header is not `city` followed
-            by year columns.
+        SourceFormatError: The file is empty or not a valid xlsx workbook, the
+            sheet is missing, or its header is not `city` followed by year
+            columns for every year of `EXPECTED_YEARS`.
     """
     header, rows = _load_sheet(source.path, MATRIX_SHEET)
-    years = _year_columns(header, source.path)
+    years = _year_columns(header, rows, source.path)
     wide = _wide_frame(header, rows, source.path)
     cells = _melt_years(wide, header, years)
     result = _split_cells(cells, source)
@@ -68,38 +73,74 @@ def read_ceads_city_co2(source: SourceFile) -> ReadResult:
 
 
 def _load_sheet(path: Path, sheet: str) -> tuple[list[object], list[tuple]]:
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        if sheet not in workbook.sheetnames:
-            raise SourceFormatError(
-                f"{path}: sheet {sheet!r} not found (sheets: {workbook.sheetnames}); "
-                "check that this is the CEADs 290-city workbook"
-            )
-        rows = list(workbook[sheet].iter_rows(values_only=True))
-    finally:
-        workbook.close()
+    with reading(path, "xlsx workbook"):
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            if sheet not in workbook.sheetnames:
+                raise SourceFormatError(
+                    f"{path}: sheet {sheet!r} not found (sheets: "
+                    f"{workbook.sheetnames}); check that this is the CEADs "
+                    "290-city workbook"
+                )
+            rows = list(workbook[sheet].iter_rows(values_only=True))
+        finally:
+            workbook.close()
     if not rows:
         raise SourceFormatError(f"{path}: sheet {sheet!r} is empty")
     return list(rows[0]), rows[1:]
 
 
-def _year_columns(header: list[object], path: Path) -> dict[int, int]:
-    """Return {1-based column index: year} for the header row, checking its layout."""
-    if str(header[0]).strip() != CITY_HEADER:
+def _year_columns(
+    header: list[object], rows: list[tuple], path: Path
+) -> dict[int, int]:
+    """Return {1-based column index: year} for the header row, checking its layout.
+
+    Columns with a 4-digit year header are read, so a year added to the sheet is
+    read too. Other columns are logged and ignored, but every year of
+    `EXPECTED_YEARS` must have a column.
+    """
+    labels = [cell_text(text).strip() for text in header] or [""]
+    found = [label for label in labels if label]
+    if labels[0] != CITY_HEADER:
         raise SourceFormatError(
-            f"{path}: sheet {MATRIX_SHEET!r} cell A1 is {header[0]!r}, expected "
-            f"{CITY_HEADER!r}; the sheet layout changed, update ceads.py"
+            f"{path}: sheet {MATRIX_SHEET!r} cell A1 is {labels[0]!r}, expected "
+            f"{CITY_HEADER!r}; expected headers: {_EXPECTED_HEADERS}; headers "
+            f"found: {found}. The sheet layout changed, update ceads.py"
         )
-    years = {}
-    for index, text in enumerate(header[1:], start=2):
-        label = cell_text(text).strip()
-        if not (label.isdigit() and len(label) == 4):
-            raise SourceFormatError(
-                f"{path}: sheet {MATRIX_SHEET!r} cell {column_letter(index)}1 is "
-                f"{text!r}, expected a 4-digit year; update ceads.py for the new layout"
-            )
-        years[index] = int(label)
+
+    years: dict[int, int] = {}
+    ignored = []
+    for index, label in enumerate(labels[1:], start=2):
+        if label.isdigit() and len(label) == 4:
+            years[index] = int(label)
+        elif label or _column_has_values(rows, index):
+            ignored.append(f"{column_letter(index)} {label!r}")
+    if ignored:
+        logger.warning(
+            "%s: sheet %r: ignored columns without a year header: %s",
+            path.name,
+            MATRIX_SHEET,
+            ", ".join(ignored),
+        )
+    _check_years(list(years.values()), found, path)
     return years
+
+
+def _check_years(years: list[int], found: list[str], path: Path) -> None:
+    missing = [year for year in EXPECTED_YEARS if year not in years]
+    repeated = sorted({year for year in years if years.count(year) > 1})
+    if missing or repeated:
+        raise SourceFormatError(
+            f"{path}: sheet {MATRIX_SHEET!r}: missing year columns {missing}, "
+            f"repeated year columns {repeated}; expected headers: {_EXPECTED_HEADERS}; "
+            f"headers found: {found}. Check that this is the CEADs 290-city "
+            "workbook, or update EXPECTED_YEARS in ceads.py"
+        )
+
+
+def _column_has_values(rows: list[tuple], index: int) -> bool:
+    """Return whether any row has a non-empty cell in the 1-based column `index`."""
+    return any(len(row) >= index and cell_text(row[index - 1]).strip() for row in rows)
 
 
 def _wide_frame(header: list[object], rows: list[tuple], path: Path) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from ccni_pipeline.sources.base import (
     SourceFormatError,
     add_row_ids,
     column_letter,
+    reading,
 )
 from ccni_pipeline.sources.cells import cell_text, parse_numeric
 
@@ -192,7 +193,8 @@ def read_edgar_city_co2(source: SourceFile) -> ReadResult:
         One kept row per city and year, and the rejected value cells.
 
     Raises:
-        SourceFormatError: The sheet or one of its expected headers is missing.
+        SourceFormatError: The file is empty or not a valid xlsx workbook, or
+            the sheet or one of its expected headers is missing.
     """
     return _read_sheet(source, _EDGAR_CITY_CO2)
 
@@ -218,7 +220,8 @@ def read_city_gdp_industry(source: SourceFile) -> ReadResult:
         Kept value cells of the five variables, and the rejected value cells.
 
     Raises:
-        SourceFormatError: The sheet or one of its expected headers is missing.
+        SourceFormatError: The file is empty or not a valid xlsx workbook, or
+            the sheet or one of its expected headers is missing.
     """
     return _read_sheet(source, _CITY_GDP_INDUSTRY)
 
@@ -239,7 +242,8 @@ def read_city_real_gdp(source: SourceFile) -> ReadResult:
         Kept value cells of the three variables, and the rejected value cells.
 
     Raises:
-        SourceFormatError: The sheet or one of its expected headers is missing.
+        SourceFormatError: The file is empty or not a valid xlsx workbook, or
+            the sheet or one of its expected headers is missing.
     """
     return _read_sheet(source, _CITY_REAL_GDP)
 
@@ -260,7 +264,8 @@ def read_city_population(source: SourceFile) -> ReadResult:
         Kept value cells of the two variables, and the rejected value cells.
 
     Raises:
-        SourceFormatError: The sheet or one of its expected headers is missing.
+        SourceFormatError: The file is empty or not a valid xlsx workbook, or
+            the sheet or one of its expected headers is missing.
     """
     return _read_sheet(source, _CITY_POPULATION)
 
@@ -279,7 +284,8 @@ def read_pilot_cities_92(source: SourceFile) -> ReadResult:
         One kept row per listed city, and the rejected cells.
 
     Raises:
-        SourceFormatError: The sheet or one of its expected headers is missing.
+        SourceFormatError: The file is empty or not a valid xlsx workbook, or
+            the sheet or one of its expected headers is missing.
     """
     return _read_sheet(source, _PILOT_CITIES_92)
 
@@ -298,7 +304,8 @@ def read_pilot_cities_135(source: SourceFile) -> ReadResult:
         One kept row per listed city, and the rejected cells.
 
     Raises:
-        SourceFormatError: The sheet or one of its expected headers is missing.
+        SourceFormatError: The file is empty or not a valid xlsx workbook, or
+            the sheet or one of its expected headers is missing.
     """
     return _read_sheet(source, _PILOT_CITIES_135)
 
@@ -353,19 +360,20 @@ def _read_sheet(source: SourceFile, spec: _SheetSpec) -> ReadResult:
 
 def _load_cells(source: SourceFile, sheet: str) -> pd.DataFrame:
     """Load a sheet as stored values, indexed by sheet row, columns by letter."""
-    workbook = openpyxl.load_workbook(source.path, read_only=True, data_only=True)
-    try:
-        if sheet not in workbook.sheetnames:
-            raise SourceFormatError(
-                f"{source.path.name}: sheet {sheet!r} not found; sheets found: "
-                f"{workbook.sheetnames}. Check that the file is the expected "
-                "edition, or update the sheet name in "
-                "ccni_pipeline.sources.city_panel."
-            )
-        # Read-only mode yields empty rows too, so the n-th tuple is sheet row n.
-        rows = list(workbook[sheet].iter_rows(min_row=1, values_only=True))
-    finally:
-        workbook.close()
+    with reading(source.path, "xlsx workbook"):
+        workbook = openpyxl.load_workbook(source.path, read_only=True, data_only=True)
+        try:
+            if sheet not in workbook.sheetnames:
+                raise SourceFormatError(
+                    f"{source.path.name}: sheet {sheet!r} not found; sheets found: "
+                    f"{workbook.sheetnames}. Check that the file is the expected "
+                    "edition, or update the sheet name in "
+                    "ccni_pipeline.sources.city_panel."
+                )
+            # Read-only mode yields empty rows too, so the n-th tuple is sheet row n.
+            rows = list(workbook[sheet].iter_rows(min_row=1, values_only=True))
+        finally:
+            workbook.close()
 
     cells = pd.DataFrame(rows, dtype=object)
     cells.index = pd.RangeIndex(1, len(cells) + 1, name="row_number")
@@ -383,21 +391,42 @@ def _header_texts(cells: pd.DataFrame) -> pd.Series:
 def _header_letters(
     header_row: pd.Series, source: SourceFile, spec: _SheetSpec
 ) -> dict[str, str]:
-    """Map every header the reader needs to its column letter."""
+    """Map every header the reader needs to its column letter.
+
+    Headers that the reader does not need are logged and their columns ignored.
+    """
     found = [header for header in header_row if header]
-    letters = {}
-    for header in spec.headers():
-        matches = header_row.index[header_row == header]
-        if len(matches) != 1:
-            problem = "missing header" if len(matches) == 0 else "repeated header"
-            raise SourceFormatError(
-                f"{source.path.name}, sheet {spec.sheet!r}, row {_HEADER_ROW}: "
-                f"{problem} {header!r}; headers found: {found}. Check that the "
-                "file is the expected edition, or update the header texts in "
-                "ccni_pipeline.sources.city_panel."
-            )
-        letters[header] = matches[0]
-    return letters
+    expected = spec.headers()
+    counts = {header: int((header_row == header).sum()) for header in expected}
+    missing = [header for header, count in counts.items() if count == 0]
+    repeated = [header for header, count in counts.items() if count > 1]
+    if missing or repeated:
+        problems = [
+            _header_problem("missing", missing),
+            _header_problem("repeated", repeated),
+        ]
+        raise SourceFormatError(
+            f"{source.path.name}, sheet {spec.sheet!r}, row {_HEADER_ROW}: "
+            f"{'; '.join(problem for problem in problems if problem)}; expected "
+            f"headers: {expected}; headers found: {found}. Check that the file is "
+            "the expected edition, or update the header texts in "
+            "ccni_pipeline.sources.city_panel."
+        )
+
+    unread = [header for header in found if header not in expected]
+    if unread:
+        logger.info(
+            "%s sheet %r: columns not read: %s", source.path.name, spec.sheet, unread
+        )
+    return {header: header_row.index[header_row == header][0] for header in expected}
+
+
+def _header_problem(problem: str, headers: list[str]) -> str:
+    """Return e.g. "missing header 'a'" or "missing headers 'a', 'b'", or ""."""
+    if not headers:
+        return ""
+    noun = "header" if len(headers) == 1 else "headers"
+    return f"{problem} {noun} " + ", ".join(repr(header) for header in headers)
 
 
 def _watermark_rows(text: pd.DataFrame, non_empty: pd.DataFrame) -> pd.Series:

@@ -250,6 +250,8 @@ def _write_verified(
                 f"expected {entry.sha256} from the manifest; the file was not kept. "
                 "Check the source, or update the manifest if the file was revised"
             )
+        # temporary files are created 0600; lake files are readable like the rest
+        os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

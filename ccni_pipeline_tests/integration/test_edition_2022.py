@@ -164,9 +164,17 @@ def test_beijing_and_shenzhen_states(edition_2022):
 def test_policy_indicators(edition_2022):
     assert edition_2022.indicator("440300", "pilot_status")["score"] == 100
     assert edition_2022.indicator("110000", "pilot_status")["score"] == 100
-    # Net Zero Tracker: Beijing net zero 2050 (100), Shenzhen climate neutral 2060 (60)
-    assert edition_2022.indicator("110000", "neutrality_target")["score"] == 100
-    assert edition_2022.indicator("440300", "neutrality_target")["score"] == 60
+    # 南昌 is a first-batch city pilot only in the 135-row list (Jiangxi is no
+    # pilot province, so the row is a city designation); 沈阳 is in that list only
+    # through Liaoning's provincial pilot of 2010 (50).
+    assert edition_2022.indicator("360100", "pilot_status")["score"] == 100
+    assert edition_2022.indicator("210100", "pilot_status")["score"] == 50
+    # The Net Zero Tracker gives Beijing net zero 2050 and Shenzhen climate
+    # neutral 2060, without announcement dates: the targets stay undetermined.
+    for code in ("110000", "440300"):
+        neutrality = edition_2022.indicator(code, "neutrality_target")
+        assert bool(neutrality["is_missing"])
+        assert "no announcement date" in neutrality["reason"]
     # Shenzhen's peak plan (深府〔2023〕84号) came after the 2021-12-31 cut-off, and
     # the city was reviewed, so it scores 0; Shanghai's 2025 statement of
     # 2021-01-27 counts (100), as does Wuhan's 2022 peak year (plan of 2018-01).
@@ -235,8 +243,9 @@ def test_shenzhen_composite_by_hand(edition_2022):
     applied = rows["applied_weight"].fillna(0)
     assert applied.sum() == pytest.approx(1.0)
     assert (applied * rows["score"].fillna(0)).sum() == pytest.approx(composite)
-    # coverage: only the spending share (0.04) is missing for Shenzhen
-    assert exported["coverage"] == pytest.approx(1 - 0.04)
+    # coverage: the spending share (0.04) and the undated neutrality target
+    # (0.09) are missing for Shenzhen
+    assert exported["coverage"] == pytest.approx(1 - 0.04 - 0.09)
 
 
 def test_rows_add_up(edition_2022):

@@ -1,15 +1,40 @@
 -- Policy indicators for every candidate city: low-carbon pilot status, and the
 -- carbon peak and neutrality targets from the policy register (the statement that
 -- counts at the cut-off date) and the Net Zero Tracker rows. Only designations
--- and statements made by the edition's cut-off count. `category` carries the
+-- and statements made by the edition's cut-off count; the Net Zero Tracker rows
+-- have no announcement dates, so alone they leave a target undetermined. `category` carries the
 -- state that the method's scoring table turns into a score; 'undetermined' means
 -- the only statement is undated, so the indicator is missing.
-WITH city_pilot AS (
-    -- city-level pilots of the national batches (the 92-city list)
-    SELECT city_code, min(value)::INTEGER AS pilot_year, arg_min(raw_row_id, value) AS raw_row_id
-    FROM core.city_values
-    WHERE variable = 'pilot_year' AND source_id = 'pilot_cities_92'
-      AND value <= $cutoff_year
+WITH province_batches AS (
+    SELECT province_code, min(batch_year) AS batch_year
+    FROM ref.pilot_provinces
+    GROUP BY province_code
+),
+
+city_designations AS (
+    -- City-level pilots: every row of the 92-city list, and the rows of the
+    -- 135-row list that are not just its expansion of a pilot province to all its
+    -- cities (same province, same year as the province's batch).
+    SELECT v.city_code, v.value AS pilot_year, v.raw_row_id, v.source_id
+    FROM core.city_values AS v
+    LEFT JOIN ref.cities AS c USING (city_code)
+    LEFT JOIN province_batches AS b ON b.province_code = c.province_code
+    WHERE v.variable = 'pilot_year'
+      AND (
+          v.source_id = 'pilot_cities_92'
+          OR (v.source_id = 'pilot_cities_135'
+              AND (b.batch_year IS NULL OR v.value <> b.batch_year))
+      )
+),
+
+city_pilot AS (
+    SELECT
+        city_code,
+        min(pilot_year)::INTEGER AS pilot_year,
+        arg_min(raw_row_id, pilot_year) AS raw_row_id,
+        arg_min(source_id, pilot_year) AS source_id
+    FROM city_designations
+    WHERE pilot_year <= $cutoff_year
     GROUP BY city_code
 ),
 
@@ -60,15 +85,14 @@ targets AS (
     SELECT
         s.city_code,
         s.commitment || '_target' AS indicator_id,
-        coalesce(s.target_year, CASE WHEN s.commitment = 'neutrality'
-            THEN tr.neutrality_year END) AS target_year,
+        s.target_year,
         CASE
             WHEN s.status = 'peaked' THEN 'peaked'
             WHEN s.target_year IS NOT NULL THEN 'target_year'
             WHEN s.status IS NOT NULL THEN 'plan_without_year'
-            WHEN s.commitment = 'neutrality' AND tr.neutrality_year IS NOT NULL
-                THEN 'target_year'
             WHEN s.undetermined_row IS NOT NULL THEN 'undetermined'
+            WHEN s.commitment = 'neutrality' AND tr.neutrality_year IS NOT NULL
+                THEN 'undetermined'
             WHEN s.reviewed OR tr.city_code IS NOT NULL THEN 'reviewed_nothing_found'
         END AS category,
         CASE
@@ -76,11 +100,13 @@ targets AS (
                 'policy register row ' || s.register_row || ': ' || s.status
                 || coalesce(', target ' || s.target_year, ', no target year')
                 || ', announced ' || s.date_announced || ', ' || s.url
-            WHEN s.commitment = 'neutrality' AND tr.neutrality_year IS NOT NULL
-                THEN 'Net Zero Tracker: ' || tr.statements
             WHEN s.undetermined_row IS NOT NULL THEN
                 'the only statement (policy register row ' || s.undetermined_row
                 || ') has no announcement date, so it cannot be placed before the '
+                || 'cut-off ' || $cutoff_date
+            WHEN s.commitment = 'neutrality' AND tr.neutrality_year IS NOT NULL
+                THEN 'the Net Zero Tracker gives ' || tr.statements
+                || ' but no announcement date, so it cannot be placed before the '
                 || 'cut-off ' || $cutoff_date
             ELSE 'reviewed (policy register'
                 || CASE WHEN tr.city_code IS NOT NULL THEN ', Net Zero Tracker' ELSE '' END
@@ -100,7 +126,8 @@ SELECT
     coalesce(cp.pilot_year, pp.pilot_year) AS value,
     'pilot year' AS unit,
     CASE
-        WHEN cp.city_code IS NOT NULL THEN 'city-level low-carbon pilot since ' || cp.pilot_year
+        WHEN cp.city_code IS NOT NULL
+            THEN 'city-level low-carbon pilot since ' || cp.pilot_year || ' (' || cp.source_id || ')'
         WHEN pp.province_code IS NOT NULL
             THEN 'inside pilot province ' || pp.province_code || ' since ' || pp.pilot_year
         ELSE 'no city-level or provincial pilot designation by ' || $cutoff_year
