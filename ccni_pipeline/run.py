@@ -132,7 +132,12 @@ def run_edition(
     method.edition(edition)
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def(job_name)
-    run_config = {"resources": {"method": {"config": {"path": method_path or ""}}}}
+    run_config = {
+        "resources": {"method": {"config": {"path": method_path or ""}}},
+        # step logs still go to the instance (the UI shows them); the terminal
+        # shows warnings and errors only
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
     result = job.execute_in_process(
         partition_key=str(edition),
         instance=instance,

@@ -7,6 +7,12 @@ import dagster as dg
 import pandas as pd
 
 from ccni_pipeline.assets.raw import OWNERS, RAW_ASSETS
+from ccni_pipeline.assets.metadata import (
+    column_lineage,
+    preview,
+    table_metadata,
+    table_schema,
+)
 from ccni_pipeline.cities import crosswalk
 from ccni_pipeline.core.build import build_core
 from ccni_pipeline.resources import WarehouseResource
@@ -15,6 +21,13 @@ from ccni_pipeline.warehouse import replace_table
 logger = logging.getLogger(__name__)
 
 CORE_GROUP = "core"
+RAW_NAMES = [asset.key.path[-1] for asset in RAW_ASSETS]
+CORE_DESCRIPTIONS = {
+    "city_code": "6-digit GB/T 2260 division code",
+    "variable": "variable name, unit in the name",
+    "raw_row_id": "id of the source cell in raw.cells",
+    "resolution": "how the city name or code was resolved",
+}
 PILOT_PROVINCES = (
     Path(__file__).resolve().parent.parent / "reference" / "pilot_provinces.csv"
 )
@@ -53,9 +66,8 @@ def ref_cities(warehouse: WarehouseResource) -> dg.MaterializeResult:
     cities = tables["ref.cities"]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(cities),
+            **table_metadata(cities),
             **{f"rows {name}": count for name, count in counts.items()},
-            "preview": dg.MetadataValue.md(cities.head(8).to_markdown(index=False)),
         }
     )
 
@@ -81,7 +93,11 @@ def core_city_values(warehouse: WarehouseResource) -> dg.MaterializeResult:
             """
         ).df()
         rejected = connection.execute(
-            "SELECT stage, count(*) AS rows FROM core.rejected_rows GROUP BY stage ORDER BY stage"
+            "SELECT stage, count(*) AS rows FROM core.rejected_rows "
+            "GROUP BY stage ORDER BY stage"
+        ).df()
+        sample = connection.execute(
+            "SELECT * FROM core.city_values USING SAMPLE 5 ROWS (reservoir, 42)"
         ).df()
     return dg.MaterializeResult(
         metadata={
@@ -90,24 +106,18 @@ def core_city_values(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "rows core.rejected_rows": counts["core.rejected_rows"],
             "by source": dg.MetadataValue.md(by_source.to_markdown(index=False)),
             "rejected by stage": dg.MetadataValue.md(rejected.to_markdown(index=False)),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[
-                    dg.TableColumn(
-                        "city_code", "varchar", description="6-digit GB/T 2260 code"
-                    ),
-                    dg.TableColumn("year", "integer"),
-                    dg.TableColumn(
-                        "variable", "varchar", description="unit in the name"
-                    ),
-                    dg.TableColumn("value", "double"),
-                    dg.TableColumn("value_text", "varchar"),
-                    dg.TableColumn("unit", "varchar"),
-                    dg.TableColumn("source_id", "varchar"),
-                    dg.TableColumn(
-                        "raw_row_id", "varchar", description="cell id in raw.cells"
-                    ),
-                    dg.TableColumn("resolution", "varchar"),
-                ]
+            "dagster/column_schema": table_schema(sample, CORE_DESCRIPTIONS),
+            "preview": preview(sample),
+            "dagster/column_lineage": column_lineage(
+                {
+                    "city_code": [("ref_cities", "city_code")]
+                    + [(raw, "city_name") for raw in RAW_NAMES]
+                    + [(raw, "source_city_code") for raw in RAW_NAMES],
+                    "year": [(raw, "year") for raw in RAW_NAMES],
+                    "variable": [(raw, "variable") for raw in RAW_NAMES],
+                    "value": [(raw, "value") for raw in RAW_NAMES],
+                    "raw_row_id": [(raw, "raw_row_id") for raw in RAW_NAMES],
+                }
             ),
         }
     )

@@ -96,7 +96,9 @@ def scores_frame(connection, edition: int, method: Method) -> pd.DataFrame:
         "rank",
         "method_id",
     ]
-    frame = frame[columns].round({c: SCORE_DECIMALS for c in [*dimension_ids, "composite"]})
+    frame = frame[columns].round(
+        {c: SCORE_DECIMALS for c in [*dimension_ids, "composite"]}
+    )
     frame["coverage"] = frame["coverage"].round(WEIGHT_DECIMALS)
     frame["rank"] = frame["rank"].astype("Int64")
     return frame.sort_values(["rank", "city_code"], na_position="last").reset_index(

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from ccni_pipeline.assets.core import core_city_values, ref_cities
+from ccni_pipeline.assets.metadata import table_metadata
 from ccni_pipeline.assets.raw import OWNERS
 from ccni_pipeline.method.config import load_method
 from ccni_pipeline.method.indicators import compute_indicator_values
@@ -26,6 +27,17 @@ from ccni_pipeline.warehouse import replace_rows
 logger = logging.getLogger(__name__)
 
 SCORES_GROUP = "scores"
+VALUES_LINEAGE = {
+    "city_code": [("core_city_values", "city_code")],
+    "value": [("core_city_values", "value")],
+    "data_year": [("core_city_values", "year")],
+}
+SCORES_LINEAGE = {
+    "value": [("out_indicator_values", "value")],
+    "score": [("out_indicator_values", "value"), ("out_indicator_values", "category")],
+    "lower_bound": [("out_indicator_values", "value")],
+    "upper_bound": [("out_indicator_values", "value")],
+}
 EDITIONS = dg.StaticPartitionsDefinition(
     [str(edition) for edition in sorted(load_method().editions)]
 )
@@ -113,7 +125,11 @@ def out_indicator_values(
     )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(values),
+            **table_metadata(
+                values.drop(columns=["input_row_ids"]),
+                VALUES_LINEAGE,
+                ["city_code", "indicator_id", "data_year", "value", "unit"],
+            ),
             "rated cities": int(values["city_code"].nunique()),
             "values per indicator": dg.MetadataValue.md(
                 summary.to_markdown(index=False)
@@ -158,14 +174,20 @@ def out_indicator_scores(
     )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(scored),
+            **table_metadata(
+                scored.drop(columns=["input_row_ids"]),
+                SCORES_LINEAGE,
+                ["city_code", "indicator_id", "value", "score", "applied_weight"],
+            ),
             "winsorising bounds": dg.MetadataValue.md(bounds.to_markdown(index=False)),
             **_method_metadata(loaded),
         }
     )
 
 
-def _level_asset(name: str, build, description: str, dep) -> dg.AssetsDefinition:
+def _level_asset(
+    name: str, build, description: str, dep, lineage: dict
+) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
         partitions_def=EDITIONS,
@@ -192,11 +214,7 @@ def _level_asset(name: str, build, description: str, dep) -> dg.AssetsDefinition
                 connection, f"out.{name.removeprefix('out_')}", _stamp(frame, key), key
             )
         return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(frame),
-                "preview": dg.MetadataValue.md(frame.head(8).to_markdown(index=False)),
-                **_method_metadata(loaded),
-            }
+            metadata={**table_metadata(frame, lineage), **_method_metadata(loaded)}
         )
 
     return _asset
@@ -207,6 +225,10 @@ out_group_scores = _level_asset(
     lambda tree, method: group_scores(tree),
     "Scores of the 7 element groups per city, with the missing-data reweighting.",
     out_indicator_scores,
+    {
+        "score": [("out_indicator_scores", "score")],
+        "coverage": [("out_indicator_scores", "nominal_weight")],
+    },
 )
 out_dimension_scores = _level_asset(
     "out_dimension_scores",
@@ -214,6 +236,10 @@ out_dimension_scores = _level_asset(
     "Scores of the 3 dimensions per city: Climate Ambition, Low Carbon Status, "
     "Emission Trend.",
     out_group_scores,
+    {
+        "score": [("out_group_scores", "score")],
+        "coverage": [("out_group_scores", "coverage")],
+    },
 )
 out_composite_scores = _level_asset(
     "out_composite_scores",
@@ -221,6 +247,11 @@ out_composite_scores = _level_asset(
     "Composite CCNI score, coverage and rank per city (unranked under the "
     "method's minimum coverage).",
     out_dimension_scores,
+    {
+        "composite": [("out_dimension_scores", "score")],
+        "coverage": [("out_dimension_scores", "coverage")],
+        "rank": [("out_dimension_scores", "score")],
+    },
 )
 
 SCORE_ASSETS = [

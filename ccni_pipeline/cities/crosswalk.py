@@ -83,8 +83,18 @@ def load_cities() -> pd.DataFrame:
 
 
 def load_aliases() -> pd.DataFrame:
-    """Return aliases.csv, every column as text."""
-    return _read_reference("aliases.csv").copy()
+    """Return aliases.csv and the misprints of source_typos.csv, as text."""
+    return _all_aliases().copy()
+
+
+@functools.cache
+def _all_aliases() -> pd.DataFrame:
+    """Return the generated aliases plus the curated misprints seen in sources."""
+    typos = _read_reference("source_typos.csv")
+    city_typos = typos.loc[
+        typos["kind"] == "typo", ["alias", "province_code", "city_code", "kind"]
+    ]
+    return pd.concat([_read_reference("aliases.csv"), city_typos], ignore_index=True)
 
 
 def load_boundary_changes() -> pd.DataFrame:
@@ -134,6 +144,11 @@ def _province_lookup() -> dict[str, str]:
             )
         ]
     )
+    typos = _read_reference("source_typos.csv")
+    typos = typos[typos["kind"] == "province_typo"]
+    pairs = pd.concat(
+        [pairs, pd.DataFrame({"form": typos["alias"], "code": typos["city_code"]})]
+    )
     pairs["form"] = normalise_names(pairs["form"])
     return dict(zip(pairs["form"], pairs["code"], strict=True))
 
@@ -154,7 +169,7 @@ def resolve_provinces(names: pd.Series) -> pd.Series:
 @functools.cache
 def _alias_index() -> pd.DataFrame:
     """Return one row per (match key, city): the aliases joined to their city."""
-    aliases = _read_reference("aliases.csv")
+    aliases = _all_aliases()
     cities = _read_reference("cities.csv").set_index("city_code")
     index = pd.DataFrame(
         {

@@ -63,12 +63,17 @@ def _city_mapping(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
     lookup = _with_locode_codes(names)
     resolved = crosswalk.resolve_cities(lookup)
-    by_name = crosswalk.resolve_cities(lookup.assign(source_city_code=""))
     mapping = pd.concat(
         [names, resolved[["city_code", "resolution", "unresolved_reason"]]], axis=1
     )
 
-    has_code = lookup["source_city_code"].fillna("") != ""
+    has_code = names["source_city_code"].fillna("") != ""
+    by_name = pd.DataFrame(
+        {"city_code": pd.Series(None, index=names.index, dtype="object")}
+    )
+    by_name.loc[has_code, "city_code"] = crosswalk.resolve_cities(
+        names[has_code].assign(source_city_code="")
+    )["city_code"].to_numpy()
     disagree = (
         has_code
         & mapping["city_code"].notna()

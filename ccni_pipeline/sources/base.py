@@ -182,7 +182,7 @@ def reading(
     except _WORKBOOK_ERRORS as error:
         raise SourceFormatError(
             f"{path} is not a valid {what} (truncated or corrupt?); {advice}. "
-            f"Error: {type(error).__name__}: {error}"
+            f"Error: {_error_name(error)}: {error}"
         ) from error
     except _TABLE_ERRORS as error:
         raise SourceFormatError(
@@ -196,6 +196,13 @@ def reading(
         raise SourceFormatError(
             f"{path} is not a valid {what} (a zip file without {error}); {advice}"
         ) from error
+
+
+def _error_name(error: Exception) -> str:
+    """Return the qualified name of an exception type, e.g. `zipfile.BadZipFile`."""
+    module = type(error).__module__.lstrip("_")
+    name = type(error).__name__
+    return name if module == "builtins" else f"{module}.{name}"
 
 
 def _encoding_message(path: Path, error: UnicodeDecodeError, note: str) -> str:

@@ -42,6 +42,7 @@ from ccni_pipeline.sources.base import (
     SourceFormatError,
     add_row_ids,
     column_letter,
+    reading,
 )
 from ccni_pipeline.sources.cells import parse_numeric
 
@@ -73,6 +74,7 @@ SERIES_PREFIXES = {
 _SERIES_NAME = re.compile(r"^(?P<prefix>.+): (?P<province>[^:]+): YTD$")
 _PERIOD = re.compile(r"^\d{4}-\d{2}$")
 _TIME_PERIOD = re.compile(r"^(?P<start>\d{4}-\d{2}):(?P<end>\d{4}-\d{2})$")
+_ENCODING_NOTE = "the CREA files are UTF-8 with BOM"
 
 
 @dataclass
@@ -104,8 +106,9 @@ def read_province_power_generation(source: SourceFile) -> ReadResult:
         name, `city_name` = ""), and rejected December cells.
 
     Raises:
-        SourceFormatError: The metadata rows, a series name, its frequency or the
-            unit row differ from the layout this reader was written for.
+        SourceFormatError: The file is empty, not UTF-8 or not a valid CSV file,
+            or the metadata rows, a series name, its frequency or the unit row
+            differ from the layout this reader was written for.
     """
     table = _read_table(source.path)
     series = _series_table(table, source.path)
@@ -128,23 +131,26 @@ def read_province_power_generation(source: SourceFile) -> ReadResult:
 
 def _read_table(path: Path) -> _CsvTable:
     """Split the CSV into metadata rows and data rows, keeping line numbers."""
-    text = path.read_bytes().decode("utf-8-sig")
-    reader = csv.reader(io.StringIO(text, newline=""))
     metadata: dict[str, list[str]] = {}
     data_rows: list[tuple[int, list[str]]] = []
-    previous_line = 0
-    for row in reader:
-        first_line = previous_line + 1
-        previous_line = reader.line_num
-        label = row[0].strip() if row else ""
-        if _PERIOD.match(label):
-            data_rows.append((first_line, row))
-        elif not data_rows and label:
-            metadata[label] = row
+    with reading(path, "CSV file", encoding_note=_ENCODING_NOTE):
+        text = path.read_bytes().decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        previous_line = 0
+        for row in reader:
+            first_line = previous_line + 1
+            previous_line = reader.line_num
+            label = row[0].strip() if row else ""
+            if _PERIOD.match(label):
+                data_rows.append((first_line, row))
+            elif not data_rows and label:
+                metadata[label] = row
     if "Name" not in metadata or not data_rows:
         raise SourceFormatError(
             f"{path}: expected a `Name` metadata row and `YYYY-MM` data rows as in a "
-            "Wind export; check that this is the CREA power generation file"
+            f"Wind export, found metadata rows {list(metadata)} and "
+            f"{len(data_rows)} data rows; check that this is the CREA power "
+            "generation file"
         )
 
     width = len(metadata["Name"])
@@ -189,8 +195,9 @@ def _parse_series_name(name: str, letter: str, path: Path) -> tuple[str, str]:
     variable = SERIES_PREFIXES.get(match["prefix"]) if match else None
     if variable is None:
         raise SourceFormatError(
-            f"{path}: column {letter} series name {name!r} is not a known "
-            "'<measure>: <province>: YTD' series; add its prefix to SERIES_PREFIXES "
+            f"{path}: row `Name`, column {letter}: series name {name!r} is not a "
+            "known '<measure>: <province>: YTD' series; expected one of the "
+            f"measures {list(SERIES_PREFIXES)}. Add its prefix to SERIES_PREFIXES "
             "in ccni_pipeline/sources/power.py"
         )
     return variable, match["province"].strip()

@@ -26,6 +26,7 @@ from ccni_pipeline.sources.base import (
     SourceFormatError,
     add_row_ids,
     column_letter,
+    reading,
 )
 from ccni_pipeline.sources.cells import parse_numeric
 
@@ -49,6 +50,7 @@ UNLOCODE_COLUMNS = ["name", "actor_id", "preferred", "language", "datasource_id"
 PREFERRED_NAME_VARIABLE = "locode_name_en"
 ALTERNATIVE_NAME_VARIABLE = "locode_alt_name_en"
 _UNLOCODE_ISSUE = re.compile(r"^UNLOCODE:(?P<year>\d{4})-\d+$")
+_ENCODING_NOTE = "the OpenClimate extracts are UTF-8"
 
 DETAIL_COLUMNS = [
     "target_id",
@@ -80,7 +82,8 @@ def read_net_zero_tracker(source: SourceFile) -> ReadResult:
         or whose actor id is empty.
 
     Raises:
-        SourceFormatError: The header is missing one of the expected columns.
+        SourceFormatError: The file is empty, not UTF-8 or not a valid CSV file,
+            or its header is missing or repeats one of the expected columns.
     """
     table, letters = _read_csv(source.path, NZT_COLUMNS)
     frame = _provenance(table, source, "target_year", letters)
@@ -156,7 +159,8 @@ def read_unlocode_names(source: SourceFile) -> ReadResult:
         year.
 
     Raises:
-        SourceFormatError: The header is missing one of the expected columns.
+        SourceFormatError: The file is empty, not UTF-8 or not a valid CSV file,
+            or its header is missing or repeats one of the expected columns.
     """
     table, letters = _read_csv(source.path, UNLOCODE_COLUMNS)
     frame = _provenance(table, source, "name", letters)
@@ -188,30 +192,41 @@ def read_unlocode_names(source: SourceFile) -> ReadResult:
 
 def _read_csv(path: Path, expected: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Return the data rows as text with `row_number`, and each column's letter."""
-    text = path.read_bytes().decode("utf-8-sig")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
-    missing = [column for column in expected if column not in header]
-    if missing:
-        raise SourceFormatError(
-            f"{path}: header {header} is missing column(s) {missing}; check that "
-            "this is the OpenClimate extract the reader was written for"
-        )
+    with reading(path, "CSV file", encoding_note=_ENCODING_NOTE):
+        text = path.read_bytes().decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, [])
+        _check_header(header, expected, path)
 
-    records = []
-    previous_line = reader.line_num
-    for row in reader:
-        first_line = previous_line + 1
+        records = []
         previous_line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        padded = row + [""] * (len(header) - len(row))
-        records.append([first_line, *padded[: len(header)]])
+        for row in reader:
+            first_line = previous_line + 1
+            previous_line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            padded = row + [""] * (len(header) - len(row))
+            records.append([first_line, *padded[: len(header)]])
 
     table = pd.DataFrame(records, columns=["row_number", *header], dtype="object")
     table["row_number"] = table["row_number"].astype(int)
     letters = {name: column_letter(header.index(name) + 1) for name in expected}
     return table, letters
+
+
+def _check_header(header: list[str], expected: list[str], path: Path) -> None:
+    """Raise for a missing or repeated expected column; log the columns not read."""
+    missing = [column for column in expected if column not in header]
+    repeated = [column for column in expected if header.count(column) > 1]
+    if missing or repeated:
+        raise SourceFormatError(
+            f"{path}: header is missing column(s) {missing}, repeats column(s) "
+            f"{repeated}; expected columns: {expected}; header found: {header}. "
+            "Check that this is the OpenClimate extract the reader was written for"
+        )
+    unread = [column for column in header if column not in expected]
+    if unread:
+        logger.info("%s: columns not read: %s", path.name, unread)
 
 
 def _provenance(

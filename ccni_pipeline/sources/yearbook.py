@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from python_calamine import CalamineError, CalamineWorkbook
+from python_calamine import CalamineWorkbook
 
 from ccni_pipeline.sources.base import (
     RAW_COLUMNS,
@@ -66,6 +66,7 @@ from ccni_pipeline.sources.base import (
     SourceFormatError,
     add_row_ids,
     column_letter,
+    reading,
 )
 from ccni_pipeline.sources.cells import cell_text, parse_numeric
 from ccni_pipeline.sources.manifest import load_manifest
@@ -109,6 +110,10 @@ _TITLE_YEAR_PATTERN = re.compile(r"中国\s*(\d{4})\s*年")
 _SOURCE_ID_PATTERN = re.compile(rf"{FAMILY}_(\d{{4}})")
 _WHITESPACE_PATTERN = r"\s+"
 _SPLIT_DIGITS_PATTERN = r"\d\s+\d"
+_MAP_ADVICE = (
+    "restore it from version control, or rewrite it as the module docstring of "
+    "ccni_pipeline.sources.yearbook describes"
+)
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,8 @@ def load_column_map(map_path: Path) -> pd.DataFrame:
             a unit that is not the variable's canonical unit, an invalid scale
             factor or scope, or repeats a variable and scope of an earlier row.
     """
-    column_map = pd.read_csv(map_path, dtype=str, keep_default_na=False)
+    with reading(map_path, "column map CSV", advice=_MAP_ADVICE):
+        column_map = pd.read_csv(map_path, dtype=str, keep_default_na=False)
     missing = [column for column in MAP_COLUMNS if column not in column_map]
     if missing:
         raise SourceFormatError(
@@ -284,7 +290,10 @@ def read_yearbook(source: SourceFile, map_path: Path | None = None) -> ReadResul
     sheet = _load_sheet(source.path)
     _check_title_year(sheet, data_year, source)
 
-    columns = _mapped_columns(_header_paths(sheet), load_column_map(map_path), source)
+    column_map = load_column_map(map_path)
+    paths = _header_paths(sheet)
+    _log_unlisted_paths(paths, column_map, source)
+    columns = _mapped_columns(paths, column_map, source, sheet.name)
     body = sheet.cells.loc[sheet.cells.index > sheet.header_rows]
     values = body[columns["column_letter"].tolist()]
     entities = _row_entities(body, values)
@@ -316,32 +325,26 @@ def read_yearbook(source: SourceFile, map_path: Path | None = None) -> ReadResul
 
 def _load_sheet(path: Path) -> _Sheet:
     """Load the first sheet of a volume with its merged ranges and header size."""
-    try:
+    with reading(path, "xlsx workbook"):
         workbook = CalamineWorkbook.from_path(str(path))
-    except (CalamineError, OSError) as error:
-        raise SourceFormatError(
-            f"{path}: cannot open the workbook ({error}); check that the file is "
-            "a complete .xlsx download"
-        ) from error
+        # NOTE: every volume up to 2021 has one sheet. A volume with more sheets
+        # would need the sheet name in its map, which the map format does not have.
+        name = workbook.sheet_names[0]
+        if len(workbook.sheet_names) > 1:
+            logger.warning(
+                "%s: reading sheet %r only, ignoring %s",
+                path.name,
+                name,
+                workbook.sheet_names[1:],
+            )
 
-    # NOTE: every volume up to 2021 has one sheet. A volume with more sheets
-    # would need the sheet name in its map, which the map format does not have.
-    name = workbook.sheet_names[0]
-    if len(workbook.sheet_names) > 1:
-        logger.warning(
-            "%s: reading sheet %r only, ignoring %s",
-            path.name,
-            name,
-            workbook.sheet_names[1:],
+        sheet = workbook.get_sheet_by_name(name)
+        # Without skip_empty_area the first row and column are sheet row 1 and A.
+        rows = sheet.to_python(skip_empty_area=False)
+        merged = tuple(
+            (first[0] + 1, first[1] + 1, last[0] + 1, last[1] + 1)
+            for first, last in sheet.merged_cell_ranges or []
         )
-
-    sheet = workbook.get_sheet_by_name(name)
-    # Without skip_empty_area the first row and column are sheet row 1 and A.
-    rows = sheet.to_python(skip_empty_area=False)
-    merged = tuple(
-        (first[0] + 1, first[1] + 1, last[0] + 1, last[1] + 1)
-        for first, last in sheet.merged_cell_ranges or []
-    )
 
     width = max([len(row) for row in rows] + [span[3] for span in merged] + [1])
     cells = pd.DataFrame(rows, dtype=object).fillna("")
@@ -491,8 +494,28 @@ def _with_occurrence(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _mapped_columns(
+def _log_unlisted_paths(
     paths: pd.DataFrame, column_map: pd.DataFrame, source: SourceFile
+) -> None:
+    """Log the volume's columns that the map does not list, which are not read."""
+    keys = ["header_path", "occurrence"]
+    listed = _with_occurrence(column_map)[keys]
+    found = _with_occurrence(paths).merge(listed, on=keys, how="left", indicator=True)
+    unlisted = found.loc[found["_merge"] == "left_only"]
+    if len(unlisted):
+        logger.warning(
+            "%s: %d columns not listed in the column map are not read: %s",
+            source.path.name,
+            len(unlisted),
+            ", ".join(
+                f"{row.column_letter} {row.header_path!r}"
+                for row in unlisted.itertuples()
+            ),
+        )
+
+
+def _mapped_columns(
+    paths: pd.DataFrame, column_map: pd.DataFrame, source: SourceFile, sheet: str
 ) -> pd.DataFrame:
     """Find the volume's column of every mapped header path."""
     listed = _with_occurrence(column_map)
@@ -504,8 +527,8 @@ def _mapped_columns(
     absent = columns.loc[columns["column_letter"].isna()]
     if len(absent):
         raise SourceFormatError(
-            f"{source.path.name}: mapped header paths not found in the volume: "
-            f"{absent['header_path'].tolist()}. Compare the map with "
+            f"{source.path.name}, sheet {sheet!r}: mapped header paths not found "
+            f"in the volume: {absent['header_path'].tolist()}. Compare the map with "
             "header_drift(<volume path>, <map path>) and correct the header_path "
             "of these rows."
         )
@@ -610,8 +633,8 @@ def _split_parsed(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     over a hidden-cell reason, which wins over a parse reason.
     """
     values, parse_reasons = parse_numeric(long["cell"])
-    # parse_numeric drops inner spaces, but the yearbook has no digit grouping, so
-    # digits split by a space are OCR noise such as '107284 536966' (2018, AT85).
+    # The yearbook has no digit grouping, so digits split by a space are OCR noise
+    # such as '107284 536966' (2018, AT85); the reason says so.
     text = long["original_text"].str.strip()
     split_digits = text.str.contains(_SPLIT_DIGITS_PATTERN, regex=True)
     parse_reasons = parse_reasons.mask(

@@ -428,7 +428,7 @@ def test_no_chinese_short_name_is_shared():
 
 def test_english_names_shared_by_two_cities():
     aliases = crosswalk.load_aliases()
-    shared = aliases[aliases["province_code"] != ""]
+    shared = aliases[(aliases["province_code"] != "") & (aliases["kind"] != "typo")]
     assert sorted(shared["alias"].unique()) == [
         "Fuzhou",
         "Suzhou",
@@ -723,3 +723,16 @@ def test_boundary_flags_transfer_and_new():
     assert flags["changed"].tolist() == [True, True, True]
     assert flags.loc[1, "note"] == "lost territory to 铜陵 (340700) in 2015"
     assert flags.loc[2, "note"] == "established in 2012"
+
+
+def test_yearbook_misprints_resolve():
+    frame = pd.DataFrame(
+        {
+            "city_name": ["毫州市", "荷泽市", "那曲冇", "秦％岛市"],
+            "province_name": ["安徽省", "山东省", "西藏自冶区", "河北省"],
+            "source_city_code": ["", "", "", ""],
+            "year": [2001, 2019, 2018, 2015],
+        }
+    )
+    resolved = crosswalk.resolve_cities(frame)
+    assert list(resolved["city_code"]) == ["341600", "371700", "540600", "130300"]
