@@ -414,6 +414,7 @@ def test_aliases_point_at_known_cities():
         "ceads",
         "historical",
         "english",
+        "typo",
     }
     shared = aliases.groupby("alias")["city_code"].transform("nunique") > 1
     assert (aliases.loc[shared, "province_code"] != "").all()
