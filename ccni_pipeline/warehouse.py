@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ccni_pipeline.faults import pause_point
+
 logger = logging.getLogger(__name__)
 
 SCHEMAS = ("raw", "ref", "core", "out")
@@ -81,6 +83,8 @@ def replace_rows(
         _add_missing_columns(connection, table)
         connection.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
         connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming_frame")
+        if table.startswith("out."):
+            pause_point("score_write")
         connection.execute("COMMIT")
     except Exception:
         connection.execute("ROLLBACK")

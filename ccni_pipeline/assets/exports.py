@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from ccni_pipeline import lake
+from ccni_pipeline.faults import pause_point
 from ccni_pipeline.assets.raw import OWNERS
 from ccni_pipeline.assets.scores import (
     EDITIONS,
@@ -54,6 +55,7 @@ def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         frame.to_csv(temporary, index=False, encoding="utf-8")
+        pause_point("export_write")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ import logging
 import dagster as dg
 import pandas as pd
 
+from ccni_pipeline.faults import pause_point
 from ccni_pipeline.resources import WarehouseResource
 from ccni_pipeline.sources.base import RAW_COLUMNS, REJECTED_COLUMNS
 from ccni_pipeline.sources.fetch import ChecksumMismatchError
@@ -80,6 +81,7 @@ def build_raw_asset(source_id: str) -> dg.AssetsDefinition:
                 "`ccni fetch`, or register the revised file in the manifest"
             )
         result = reader(source_file(entry))
+        pause_point("raw_ingest")
         kept = conform_raw(result.kept, RAW_COLUMNS)
         rejected = conform_raw(result.rejected, REJECTED_COLUMNS)
         with warehouse.connect() as connection:

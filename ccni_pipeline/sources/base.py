@@ -186,15 +186,17 @@ def reading(
         ) from error
     except _TABLE_ERRORS as error:
         raise SourceFormatError(
-            f"{path} is not a valid {what} ({type(error).__name__}: {error}); {advice}"
+            f"{path} is not a valid {what} ({_error_name(error)}: {error}); {advice}"
         ) from error
     except KeyError as error:
         # zipfile raises KeyError("There is no item named ... in the archive") for
         # a zip file that lacks the parts of an xlsx workbook.
-        if "in the archive" not in str(error):
+        detail = str(error.args[0]) if error.args else ""
+        if "in the archive" not in detail:
             raise
         raise SourceFormatError(
-            f"{path} is not a valid {what} (a zip file without {error}); {advice}"
+            f"{path} is not a valid {what}: it is a zip file, but "
+            f"{detail[:1].lower()}{detail[1:]}; {advice}"
         ) from error
 
 

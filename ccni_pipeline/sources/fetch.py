@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from ccni_pipeline.faults import pause_point
 from ccni_pipeline.lake import inside
 from ccni_pipeline.sources.manifest import SourceEntry, lake_path, sha256_of
 
@@ -272,6 +273,8 @@ def _copy_capped(
                 "Check the source, or raise max_bytes"
             )
         handle.write(chunk)
+        if size > 0:
+            pause_point("download")
     return size
 
 
