@@ -1,3 +1,3 @@
-"""CCNI pipeline: the Chinese Cities Carbon Peak & Carbon Neutrality Index from public data."""
+"""CCNI pipeline: the Chinese Cities Carbon Peak & Carbon Neutrality Index."""
 
 __version__ = "0.1.0"

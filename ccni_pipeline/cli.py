@@ -5,7 +5,7 @@
     ccni backfill [--method FILE]    materialise every edition of the method
     ccni compare --edition 2022 --method A --method B
                                      rank shifts between two methods
-    ccni ui [--host H] [--port P]    start the Dagster webserver on the project's instance
+    ccni ui [--host H] [--port P]    start the Dagster UI on the project's instance
 
 Every command honours CCNI_DATA_LAKE (the lake folder) and CCNI_SOURCE_MIRROR (a
 local folder laid out like the shared real-data folder).
@@ -74,8 +74,15 @@ def command_compare(arguments: argparse.Namespace) -> int:
         f"edition {arguments.edition}: {len(moved)} of {len(shifts)} ranked cities "
         f"changed rank; all shifts in {target}"
     )
-    columns = ["city_code", "city_name_en", "rank_a", "rank_b", "rank_shift",
-               "composite_change", "indicators_moved_most"]
+    columns = [
+        "city_code",
+        "city_name_en",
+        "rank_a",
+        "rank_b",
+        "rank_shift",
+        "composite_change",
+        "indicators_moved_most",
+    ]
     print(shifts[columns].head(arguments.top).to_string(index=False))
     return 0
 
@@ -158,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="method file, or 'default'; give it twice (A, then B)",
     )
-    compare.add_argument("--top", type=int, default=20, help="rows to print (default 20)")
+    compare.add_argument(
+        "--top", type=int, default=20, help="rows to print (default 20)"
+    )
     _add_wait(compare)
     compare.set_defaults(handler=command_compare)
 

@@ -53,7 +53,7 @@ def warehouse_path() -> Path:
 
 
 def exports_dir(edition: int, method_id: str | None = None) -> Path:
-    """Return the export folder of one edition, with a sub-folder for non-default methods."""
+    """Return an edition's export folder, with a sub-folder for non-default methods."""
     base = lake_root() / "exports" / str(edition)
     return base if method_id is None else base / method_id
 

@@ -107,7 +107,8 @@ def _row_counts(summary: RunSummary) -> None:
         ranked, unranked = connection.execute(
             """
             SELECT count(*) FILTER (WHERE ranked), count(*) FILTER (WHERE NOT ranked)
-            FROM out.composite_scores WHERE edition = $edition AND method_id = $method_id
+            FROM out.composite_scores
+            WHERE edition = $edition AND method_id = $method_id
             """,
             {"edition": summary.edition, "method_id": summary.method_id},
         ).fetchone()
@@ -149,13 +150,17 @@ def run_edition(
         method_id=method.id,
         run_id=result.run_id,
         succeeded=result.success,
-        exports=str(lake.exports_dir(edition, None if is_default(method) else method.id)),
+        exports=str(
+            lake.exports_dir(edition, None if is_default(method) else method.id)
+        ),
     )
     _check_outcomes(result, summary)
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error
-            summary.failures.append(f"step {event.step_key}: {root_error_message(error)}")
+            summary.failures.append(
+                f"step {event.step_key}: {root_error_message(error)}"
+            )
     if summary.succeeded:
         _row_counts(summary)
     return summary

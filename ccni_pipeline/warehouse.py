@@ -38,7 +38,7 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
 
 
 def read_sql(name: str) -> str:
-    """Return the text of one SQL file under ccni_pipeline/sql (e.g. 'core/values.sql')."""
+    """Return a SQL file under ccni_pipeline/sql, e.g. 'scores/compare.sql'."""
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
@@ -96,7 +96,7 @@ def replace_rows(
 
 
 def _add_missing_columns(connection: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Add to `table` the columns of `incoming_frame` it lacks (a newer code version)."""
+    """Add to `table` the columns of `incoming_frame` it lacks (newer code)."""
     schema, name = table.split(".")
     existing = {
         row[0]

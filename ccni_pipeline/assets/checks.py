@@ -80,7 +80,7 @@ RAW_CHECKS = [_raw_schema_check(asset) for asset in RAW_ASSETS]
 
 @dg.asset_check(asset=core_city_values, blocking=True)
 def core_schema(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """One row per city, year, variable and source; 6-digit codes; no negative values."""
+    """One row per city, year, variable and source, 6-digit codes, no negatives."""
     with warehouse.connect() as connection:
         frame = connection.execute("SELECT * FROM core.city_values").df()
     frame["year"] = frame["year"].astype("int64")
@@ -107,11 +107,14 @@ def rows_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                 ) GROUP BY ALL
             )
             SELECT source_id,
-                   coalesce(kept_by_reader, 0) + coalesce(rejected_by_reader, 0) AS rows_read,
+                   coalesce(kept_by_reader, 0) + coalesce(rejected_by_reader, 0)
+                       AS rows_read,
                    coalesce(kept_in_core, 0) AS rows_kept,
                    coalesce(rejected_by_reader, 0) + coalesce(rejected_in_core, 0)
                        AS rows_rejected
-            FROM read FULL JOIN rejected USING (source_id) FULL JOIN kept USING (source_id)
+            FROM read
+            FULL JOIN rejected USING (source_id)
+            FULL JOIN kept USING (source_id)
             ORDER BY source_id
             """
         ).df()
@@ -176,7 +179,7 @@ def sources_resolve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 def pilot_lists_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Cities on which the two low-carbon pilot lists disagree (missing from one,
     or another year). The 135-row list expands pilot provinces to all their cities,
-    so many differences are expected; the scoring rule is in sql/indicators/policy.sql."""
+    so many differences are expected; policy.sql has the scoring rule."""
     with warehouse.connect() as connection:
         differences = connection.execute(
             """
@@ -188,7 +191,8 @@ def pilot_lists_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                    a.value::INTEGER AS year_in_92_list,
                    b.value::INTEGER AS year_in_135_list
             FROM a FULL JOIN b USING (city_code)
-            LEFT JOIN ref.cities AS r ON r.city_code = coalesce(a.city_code, b.city_code)
+            LEFT JOIN ref.cities AS r
+                ON r.city_code = coalesce(a.city_code, b.city_code)
             WHERE a.value IS DISTINCT FROM b.value
             ORDER BY 1
             """
@@ -211,8 +215,11 @@ def unresolved_city_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             """
             SELECT source_id, city_name, province_name, reason,
                    count(*) AS cells,
-                   string_agg(DISTINCT CASE WHEN sheet = '' THEN '' ELSE sheet || '!' END
-                              || column_letter || row_number, ', ') AS first_cells
+                   string_agg(
+                       DISTINCT CASE WHEN sheet = '' THEN '' ELSE sheet || '!' END
+                           || column_letter || row_number,
+                       ', '
+                   ) AS first_cells
             FROM core.rejected_rows WHERE stage = 'resolve'
             GROUP BY ALL ORDER BY source_id, city_name
             """
@@ -243,8 +250,10 @@ def clean_energy_data(
         gaps = connection.execute(
             """
             SELECT city_code,
-                   bool_or(indicator_id = 'non_fossil_share' AND is_proxy) AS non_fossil_proxy,
-                   bool_or(indicator_id = 'non_fossil_share' AND is_missing) AS non_fossil_missing,
+                   bool_or(indicator_id = 'non_fossil_share' AND is_proxy)
+                       AS non_fossil_proxy,
+                   bool_or(indicator_id = 'non_fossil_share' AND is_missing)
+                       AS non_fossil_missing,
                    bool_or(indicator_id = 'electricity_intensity' AND is_missing)
                        AS electricity_missing
             FROM out.indicator_values
@@ -315,7 +324,8 @@ def indicator_scores_schema(
     edition = _partition(context)
     with warehouse.connect() as connection:
         frame = connection.execute(
-            "SELECT * FROM out.indicator_scores WHERE edition = $edition AND method_id = $m",
+            "SELECT * FROM out.indicator_scores "
+            "WHERE edition = $edition AND method_id = $m",
             {"edition": edition, "m": method.load().id},
         ).df()
     return _validate(IndicatorScores, frame, f"out.indicator_scores of {edition}")
@@ -331,7 +341,8 @@ def composite_schema(
     edition = _partition(context)
     with warehouse.connect() as connection:
         frame = connection.execute(
-            "SELECT * FROM out.composite_scores WHERE edition = $edition AND method_id = $m",
+            "SELECT * FROM out.composite_scores "
+            "WHERE edition = $edition AND method_id = $m",
             {"edition": edition, "m": method.load().id},
         ).df()
     return _validate(CompositeScores, frame, f"out.composite_scores of {edition}")

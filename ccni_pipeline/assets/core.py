@@ -1,4 +1,4 @@
-"""Core assets: the reference tables and the validated, keyed city and province values."""
+"""Core assets: reference tables and the validated, keyed city and province values."""
 
 import logging
 from pathlib import Path
@@ -6,13 +6,13 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from ccni_pipeline.assets.raw import OWNERS, RAW_ASSETS
 from ccni_pipeline.assets.metadata import (
     column_lineage,
     preview,
     table_metadata,
     table_schema,
 )
+from ccni_pipeline.assets.raw import OWNERS, RAW_ASSETS
 from ccni_pipeline.cities import crosswalk
 from ccni_pipeline.core.build import build_core
 from ccni_pipeline.resources import WarehouseResource

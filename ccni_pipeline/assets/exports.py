@@ -12,7 +12,6 @@ import dagster as dg
 import pandas as pd
 
 from ccni_pipeline import lake
-from ccni_pipeline.faults import pause_point
 from ccni_pipeline.assets.raw import OWNERS
 from ccni_pipeline.assets.scores import (
     EDITIONS,
@@ -20,6 +19,7 @@ from ccni_pipeline.assets.scores import (
     out_composite_scores,
     out_indicator_values,
 )
+from ccni_pipeline.faults import pause_point
 from ccni_pipeline.method.config import Method, is_default
 from ccni_pipeline.method.indicators import edition_summary
 from ccni_pipeline.resources import MethodResource, WarehouseResource
@@ -62,7 +62,7 @@ def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
 
 
 def scores_frame(connection, edition: int, method: Method) -> pd.DataFrame:
-    """Return one row per rated city: names, dimension scores, composite, coverage, rank."""
+    """Return one row per rated city: names, dimensions, composite, coverage, rank."""
     key = {"edition": edition, "method_id": method.id}
     composite = connection.execute(
         """

@@ -37,10 +37,10 @@ CORE_COLUMNS = [
 
 
 def _with_locode_codes(names: pd.DataFrame) -> pd.DataFrame:
-    """Give Net Zero Tracker actors (UN/LOCODEs such as `CN SGH`) their division code."""
+    """Give Net Zero Tracker actors (UN/LOCODEs such as `CN SGH`) their code."""
     locodes = pd.read_csv(LOCODE_FILE, dtype=str)
     codes = names["city_name"].map(
-        dict(zip(locodes["locode"], locodes["division_code"]))
+        dict(zip(locodes["locode"], locodes["division_code"], strict=True))
     )
     lookup = names.copy()
     lookup["source_city_code"] = codes.fillna(lookup["source_city_code"])

@@ -28,7 +28,8 @@ def _materialised(edition: int, method: Method) -> bool:
     with connect(path, read_only=True) as connection:
         tables = connection.execute(
             "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = 'out' AND table_name IN ('methods', 'composite_scores')"
+            "WHERE table_schema = 'out' "
+            "AND table_name IN ('methods', 'composite_scores')"
         ).fetchone()[0]
         if tables < 2:
             return False

@@ -59,12 +59,16 @@ MISSING_REASONS = {
     "secondary_share": "no GDP by sector for {fallback_start}-{data_year}",
     "co2_per_capita": "no CO2 or resident population for {fallback_start}-{data_year}",
     "carbon_intensity": "no CO2 or real GDP for {fallback_start}-{data_year}",
-    "co2_growth": "no single CO2 source covers every year of {window_start}-{data_year}",
+    "co2_growth": (
+        "no single CO2 source covers every year of {window_start}-{data_year}"
+    ),
     "decoupling": (
         "no single CO2 source covers {window_start}-{data_year}, or real GDP of "
         "{window_start} or {data_year} is missing"
     ),
-    "peak_trend": "no single CO2 source covers every year of {window_start}-{data_year}",
+    "peak_trend": (
+        "no single CO2 source covers every year of {window_start}-{data_year}"
+    ),
 }
 
 TREND_INDICATORS = ["co2_growth", "decoupling", "peak_trend"]
@@ -149,7 +153,9 @@ def _register_policy(connection: duckdb.DuckDBPyConnection, cutoff_text: str) ->
     register = policy_register.load_policy_register()
     current = policy_register.current_targets(register, cutoff)
     current = current.assign(
-        target_year=pd.to_numeric(current["target_year"], errors="coerce").astype("Int64"),
+        target_year=pd.to_numeric(current["target_year"], errors="coerce").astype(
+            "Int64"
+        ),
         register_row=current["register_row"].astype("int64"),
     )
     reviewed = pd.DataFrame(
@@ -206,7 +212,7 @@ def _score_categories(values: pd.DataFrame, method: Method) -> pd.Series:
 def compute_indicator_values(
     connection: duckdb.DuckDBPyConnection, method: Method, edition: int
 ) -> pd.DataFrame:
-    """Return one row per rated city and indicator of the method, missing ones included."""
+    """Return one row per rated city and indicator, missing ones included."""
     prepare_edition(connection, method, edition)
     parameters = _parameters(method, edition)
     parts = []
@@ -222,9 +228,9 @@ def compute_indicator_values(
     values = values[values["city_code"].isin(rated["city_code"])]
     grid = _full_grid(rated, method)
     merged = grid.merge(values, on=["city_code", "indicator_id"], how="left")
-    merged["is_missing"] = (
-        merged["value"].isna() & merged["category"].isna()
-    ) | (merged["category"] == "undetermined")
+    merged["is_missing"] = (merged["value"].isna() & merged["category"].isna()) | (
+        merged["category"] == "undetermined"
+    )
     merged["reason"] = _missing_reasons(merged, method, edition)
     merged["is_proxy"] = merged["is_proxy"].fillna(False).astype(bool)
     merged["input_row_ids"] = merged["input_row_ids"].map(

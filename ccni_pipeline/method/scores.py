@@ -142,7 +142,7 @@ def dimension_scores(tree: pd.DataFrame) -> pd.DataFrame:
 
 
 def composite_scores(tree: pd.DataFrame, method: Method) -> pd.DataFrame:
-    """Return composite, coverage and rank per city (1 = best, ties share the lower rank).
+    """Return composite, coverage and rank per city (1 = best, ties share a rank).
 
     Cities under the method's minimum coverage are reported without a rank.
     """

@@ -1,1 +1,1 @@
-"""pandera models of the raw, core and output tables, run inside Dagster asset checks."""
+"""pandera models of the raw, core and output tables, run in Dagster asset checks."""
