@@ -135,8 +135,8 @@ def add_row_ids(frame: pd.DataFrame) -> pd.DataFrame:
 
 FETCH_ADVICE = "fetch it again with `ccni fetch`, or check the file the manifest names"
 
-# What openpyxl, python-calamine and zipfile raise for a file that is not a
-# complete xlsx workbook (truncated download, another format renamed, damaged zip).
+# Errors that openpyxl, python-calamine and zipfile raise for a file that is not
+# a complete xlsx workbook (truncated download, another format renamed, damaged zip).
 _WORKBOOK_ERRORS = (
     zipfile.BadZipFile,
     InvalidFileException,

@@ -8,7 +8,7 @@ parse, the reason, so the reader can record it as a rejected row.
 
 Text is read as a number only if it is written in one of two forms, after
 surrounding whitespace and a leading apostrophe are stripped and full-width
-characters are mapped to ASCII:
+digits and punctuation are mapped to ASCII:
 
 - plain: `1234.5`, `-0.5`, `.5`, `+3`, `1.5e3`;
 - with a comma as thousands separator between every group of three digits
@@ -49,7 +49,7 @@ _FULL_WIDTH = str.maketrans(
 )
 _PLAIN_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _GROUPED_NUMBER = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
-_NUMBER_PATTERN = re.compile(f"{_PLAIN_NUMBER}|{_GROUPED_NUMBER}")
+_NUMBER_PATTERN = re.compile(f"{_PLAIN_NUMBER}|{_GROUPED_NUMBER}", re.ASCII)
 _COMMA_HINT = " (a comma is read only as a thousands separator, as in '1,234.5')"
 
 

@@ -634,7 +634,7 @@ def _split_parsed(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     values, parse_reasons = parse_numeric(long["cell"])
     # The yearbook has no digit grouping, so digits split by a space are OCR noise
-    # such as '107284 536966' (2018, AT85); the reason says so.
+    # such as '107284 536966' (2018, AT85), and the reason names that cause.
     text = long["original_text"].str.strip()
     split_digits = text.str.contains(_SPLIT_DIGITS_PATTERN, regex=True)
     parse_reasons = parse_reasons.mask(

@@ -164,7 +164,7 @@ def _power_values(result: ReadResult) -> pd.DataFrame:
 def _power_text(real_dir: Path) -> str:
     """Return the power CSV as text, with the Chinese name of the NBS in line 7.
 
-    Line 7 is the `Source` row; its column B reads "National Bureau of Statistics
+    Line 7 is the `Source` row, and its column B is "National Bureau of Statistics
     of China". The file is all ASCII, so without a Chinese character a GBK copy
     would be byte-identical to a UTF-8 one.
     """

@@ -71,6 +71,7 @@ CASES = [
     ("0x10", None, "not a number: '0x10'"),
     ("1_000", None, "not a number: '1_000'"),
     ("12%", None, "not a number: '12%'"),
+    ("١٢٣", None, "not a number: '١٢٣'"),  # Arabic-Indic digits
     ("abc", None, "not a number: 'abc'"),
 ]
 

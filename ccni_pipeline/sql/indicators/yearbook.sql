@@ -2,7 +2,9 @@
 -- public buses per 10,000 residents. Numerator and denominator always share one
 -- scope (whole_city = 全市, districts = 市辖区), which `detail` records. Each is
 -- computed per year and scope; the latest year in $data_year - $fallback_years ..
--- $data_year is kept, preferring the whole city where both scopes exist.
+-- $data_year is kept. A stand-in never crosses a scope change: every city's
+-- value must have the scope the yearbook used in the latest of those years with
+-- any value (whole_city where both scopes appear that year).
 WITH yearbook AS (
     SELECT
         city_code,
@@ -73,12 +75,25 @@ buses AS (
     WHERE b.base = 'buses_operating'
 ),
 
-per_year AS (
+all_years AS (
     SELECT *, 'electricity_intensity' AS indicator_id, 'kWh per 10k yuan' AS unit
     FROM electricity
     UNION ALL
     SELECT *, 'buses_per_10k', 'buses per 10k residents'
     FROM buses
+),
+
+reference_scope AS (
+    -- the scope of the latest year with any value, per indicator
+    SELECT indicator_id, arg_max(scope, (year, scope = 'whole_city')) AS scope
+    FROM all_years
+    GROUP BY indicator_id
+),
+
+per_year AS (
+    SELECT a.*
+    FROM all_years AS a
+    JOIN reference_scope AS r USING (indicator_id, scope)
 )
 
 SELECT
