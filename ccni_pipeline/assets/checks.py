@@ -26,6 +26,8 @@ from ccni_pipeline.schemas.tables import (
     IndicatorScores,
     RawCells,
 )
+from ccni_pipeline.sources import yearbook
+from ccni_pipeline.sources.manifest import lake_path, load_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +77,37 @@ def _raw_schema_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     return _check
 
 
-RAW_CHECKS = [_raw_schema_check(asset) for asset in RAW_ASSETS]
+def _header_drift_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    source_id = asset.key.path[-1].removeprefix("raw_")
+
+    @dg.asset_check(asset=asset, name="header_drift")
+    def _check() -> dg.AssetCheckResult:
+        """Columns the volume has that its column map does not know, and mapped
+        columns that disappeared: a new layout needs a reviewed map."""
+        entry = load_manifest()[source_id]
+        drift = yearbook.header_drift(
+            lake_path(entry), yearbook.map_path_for(source_id)
+        )
+        return dg.AssetCheckResult(
+            passed=drift.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "unmapped columns": int((drift["status"] == "unmapped").sum()),
+                "missing columns": int((drift["status"] == "missing").sum()),
+                "columns": dg.MetadataValue.md(
+                    drift.to_markdown(index=False) if len(drift) else "none"
+                ),
+            },
+        )
+
+    return _check
+
+
+RAW_CHECKS = [_raw_schema_check(asset) for asset in RAW_ASSETS] + [
+    _header_drift_check(asset)
+    for asset in RAW_ASSETS
+    if asset.key.path[-1].removeprefix("raw_") in yearbook.yearbook_source_ids()
+]
 
 
 @dg.asset_check(asset=core_city_values, blocking=True)
