@@ -20,9 +20,14 @@ from ccni_pipeline.assets.scores import (
     out_indicator_values,
 )
 from ccni_pipeline.faults import pause_point
+from ccni_pipeline.lineage.output_manifest import (
+    source_entries_in_warehouse,
+    write_output_manifest,
+)
 from ccni_pipeline.method.config import Method, is_default
 from ccni_pipeline.method.indicators import edition_summary
 from ccni_pipeline.resources import MethodResource, WarehouseResource
+from ccni_pipeline.sources.manifest import load_manifest
 from ccni_pipeline.warehouse import replace_rows
 
 logger = logging.getLogger(__name__)
@@ -193,10 +198,19 @@ def out_exports(
             "FROM out.edition_summary WHERE edition = $edition AND method_id = $m",
             {"edition": edition, "m": loaded.id},
         ).df()
+        entries = source_entries_in_warehouse(connection, load_manifest())
     folder = lake.exports_dir(edition, None if is_default(loaded) else loaded.id)
     write_csv_atomically(scores, folder / "scores.csv")
     write_csv_atomically(indicators, folder / "indicators.csv")
     write_csv_atomically(summary, folder / "summary.csv")
+    manifest_path = write_output_manifest(
+        folder,
+        edition,
+        loaded,
+        context.run_id,
+        entries,
+        [folder / "scores.csv", folder / "indicators.csv", folder / "summary.csv"],
+    )
     context.log.info(
         f"wrote {len(scores)} cities and {len(indicators)} indicator rows to {folder}"
     )
@@ -209,5 +223,6 @@ def out_exports(
             "top 10": dg.MetadataValue.md(scores.head(10).to_markdown(index=False)),
             "method_id": loaded.id,
             "method_hash": loaded.content_hash,
+            "manifest.json": dg.MetadataValue.path(str(manifest_path)),
         }
     )
