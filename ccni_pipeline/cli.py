@@ -5,6 +5,8 @@
     ccni backfill [--method FILE]    materialise every edition of the method
     ccni compare --edition 2022 --method A --method B
                                      rank shifts between two methods
+    ccni trace --edition 2022 --city 深圳 [--indicator ID] [--format text|json|html]
+                                     a score as a tree down to its source cells
     ccni verify PATH [--lake DIR]    check exports and sources against manifest.json
     ccni ui [--host H] [--port P]    start the Dagster UI on the project's instance
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from ccni_pipeline import lake
 from ccni_pipeline.instance import prepare_dagster_home
 from ccni_pipeline.lineage.output_manifest import add_verify_parser
+from ccni_pipeline.lineage.trace import add_trace_parser
 from ccni_pipeline.sources.manifest import load_manifest
 
 logger = logging.getLogger("ccni")
@@ -181,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     ui.set_defaults(handler=command_ui)
+    add_trace_parser(commands)
     add_verify_parser(commands)
     return parser
 
