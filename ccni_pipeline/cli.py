@@ -1,6 +1,7 @@
 """The `ccni` command: fetch the source files, run an edition, open the UI.
 
     ccni fetch [--mirror DIR]        place every source file of the manifest in the lake
+    ccni add-revision SOURCE_ID FILE register a revised source file (old versions stay)
     ccni run --edition 2022          materialise all assets of one edition in Dagster
     ccni backfill [--method FILE]    materialise every edition of the method
     ccni compare --edition 2022 --method A --method B
@@ -25,6 +26,7 @@ from ccni_pipeline.instance import prepare_dagster_home
 from ccni_pipeline.lineage.output_manifest import add_verify_parser
 from ccni_pipeline.lineage.trace import add_trace_parser
 from ccni_pipeline.sources.manifest import load_manifest
+from ccni_pipeline.sources.revisions import add_revision_parser
 
 logger = logging.getLogger("ccni")
 
@@ -142,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_wait(fetch)
     fetch.set_defaults(handler=command_fetch)
+
+    add_revision_parser(commands)
 
     run = commands.add_parser("run", help="materialise every asset of one edition")
     run.add_argument(

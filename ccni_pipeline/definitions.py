@@ -1,4 +1,4 @@
-"""The Dagster code location: assets, checks, resources and the edition job."""
+"""The Dagster code location: assets, checks, resources, jobs, schedule and sensor."""
 
 import dagster as dg
 
@@ -7,9 +7,17 @@ from ccni_pipeline.assets.core import core_city_values, ref_cities
 from ccni_pipeline.assets.exports import out_edition_summary, out_exports
 from ccni_pipeline.assets.raw import RAW_ASSETS
 from ccni_pipeline.assets.scores import SCORE_ASSETS
+from ccni_pipeline.operations import SCHEDULES, SENSORS
 from ccni_pipeline.resources import MethodResource, WarehouseResource
 
-ALL_ASSETS = [*RAW_ASSETS, ref_cities, core_city_values, *SCORE_ASSETS, out_edition_summary, out_exports]
+ALL_ASSETS = [
+    *RAW_ASSETS,
+    ref_cities,
+    core_city_values,
+    *SCORE_ASSETS,
+    out_edition_summary,
+    out_exports,
+]
 
 edition_job = dg.define_asset_job(
     name="edition_job",
@@ -30,6 +38,8 @@ defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
     jobs=[edition_job, scores_job],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources={
         "warehouse": WarehouseResource(
             path=dg.EnvVar("CCNI_WAREHOUSE").get_value("") or ""

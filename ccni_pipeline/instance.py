@@ -2,8 +2,9 @@
 
 Runs, materialisations and check results go to `dagster_home/` in the lake (or
 the folder DAGSTER_HOME names), so the Dagster UI shows what `ccni run` did. The
-instance's `dagster.yaml` turns Dagster's usage telemetry off: the pipeline
-sends nothing over the network except the downloads `ccni fetch` makes.
+instance's `dagster.yaml` turns Dagster's usage telemetry off (the pipeline sends
+nothing over the network except the downloads `ccni fetch` makes) and lets the
+daemon start one warehouse-writing run at a time.
 """
 
 import os
@@ -11,7 +12,17 @@ from pathlib import Path
 
 from ccni_pipeline import lake
 
-INSTANCE_CONFIG = "telemetry:\n  enabled: false\n"
+# Telemetry off; runs that write the warehouse (tag ccni/warehouse) one at a time,
+# because DuckDB allows one writer per file.
+INSTANCE_CONFIG = """\
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: ccni/warehouse
+        limit: 1
+"""
 
 
 def prepare_dagster_home() -> Path:

@@ -47,8 +47,10 @@ def _key(context: dg.AssetExecutionContext, method_id: str) -> dict[str, object]
     return {"edition": int(context.partition_key), "method_id": method_id}
 
 
-def _stamp(frame: pd.DataFrame, key: dict[str, object]) -> pd.DataFrame:
+def _stamp(frame: pd.DataFrame, key: dict[str, object], method) -> pd.DataFrame:
+    """Prefix the key columns and the hash of the method that made the rows."""
     frame = frame.copy()
+    frame.insert(0, "method_hash", method.content_hash)
     frame.insert(0, "method_id", key["method_id"])
     frame.insert(0, "edition", key["edition"])
     return frame
@@ -86,7 +88,7 @@ def _read(
 ) -> pd.DataFrame:
     with warehouse.connect(read_only=False) as connection:
         return connection.execute(
-            f"SELECT * EXCLUDE (edition, method_id) FROM {table} "
+            f"SELECT * EXCLUDE (edition, method_id, method_hash) FROM {table} "
             "WHERE edition = $edition AND method_id = $method_id",
             key,
         ).df()
@@ -113,7 +115,9 @@ def out_indicator_values(
     key = _key(context, loaded.id)
     with warehouse.connect() as connection:
         values = compute_indicator_values(connection, loaded, key["edition"])
-        replace_rows(connection, "out.indicator_values", _stamp(values, key), key)
+        replace_rows(
+            connection, "out.indicator_values", _stamp(values, key, loaded), key
+        )
         record_method(connection, loaded)
     summary = (
         values.groupby("indicator_id")
@@ -165,7 +169,9 @@ def out_indicator_scores(
             ["city_code", "indicator_id", "nominal_weight", "applied_weight"]
         ]
         scored = scored.merge(weights, on=["city_code", "indicator_id"], how="left")
-        replace_rows(connection, "out.indicator_scores", _stamp(scored, key), key)
+        replace_rows(
+            connection, "out.indicator_scores", _stamp(scored, key, loaded), key
+        )
     bounds = (
         scored.loc[scored["kind"] == "numeric"]
         .groupby("indicator_id")[["lower_bound", "upper_bound"]]
@@ -211,7 +217,10 @@ def _level_asset(
             tree = score_tree(connection, scores, loaded)
             frame = build(tree, loaded)
             replace_rows(
-                connection, f"out.{name.removeprefix('out_')}", _stamp(frame, key), key
+                connection,
+                f"out.{name.removeprefix('out_')}",
+                _stamp(frame, key, loaded),
+                key,
             )
         return dg.MaterializeResult(
             metadata={**table_metadata(frame, lineage), **_method_metadata(loaded)}

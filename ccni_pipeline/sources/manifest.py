@@ -4,8 +4,15 @@
 loads and validates it, and maps an entry to its place in the data lake,
 `raw/<source_id>/<sha256>/<file_name>`. The checksum in the path means a revised
 file never overwrites the version an earlier run read.
+
+A lake may hold an overlay of revised sources, `raw/manifest.revisions.yaml`,
+written by `ccni add-revision` (see `ccni_pipeline.sources.revisions`). When
+`load_manifest` reads the manifest in effect (no explicit path), it replaces the
+sha256 and size of each source the overlay names with the overlay's current
+version. Without the overlay file nothing changes.
 """
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -30,6 +37,8 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 _SOURCE_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 _HASH_CHUNK_BYTES = 1024 * 1024
+
+REVISIONS_FILE_NAME = "manifest.revisions.yaml"
 
 
 class ManifestError(ValueError):
@@ -64,7 +73,8 @@ def load_manifest(path: Path | None = None) -> dict[str, SourceEntry]:
 
     Args:
         path: manifest file; when None, the file `CCNI_MANIFEST` names, else the
-            packaged `manifest.yaml`.
+            packaged `manifest.yaml`, with the lake's revision overlay
+            (`revisions_path()`) applied. An explicit path is read as it is.
 
     Returns:
         The entries keyed by source id, in file order.
@@ -72,9 +82,10 @@ def load_manifest(path: Path | None = None) -> dict[str, SourceEntry]:
     Raises:
         ManifestError: the file is not a mapping with a `sources` list, or an entry
             has a missing, unknown or invalid key. The message names the entry and key.
+            The overlay raises it too for an unknown source id or an invalid value.
     """
     if path is None:
-        path = Path(os.environ.get(MANIFEST_ENV) or MANIFEST_PATH)
+        return apply_revisions(load_manifest(manifest_file()), revisions_path())
     path = Path(path)
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
@@ -94,6 +105,52 @@ def load_manifest(path: Path | None = None) -> dict[str, SourceEntry]:
         entries[entry.source_id] = entry
     logger.debug("loaded %d source entries from %s", len(entries), path)
     return entries
+
+
+def manifest_file() -> Path:
+    """Return the manifest file in effect: `CCNI_MANIFEST`, else `MANIFEST_PATH`."""
+    return Path(os.environ.get(MANIFEST_ENV) or MANIFEST_PATH)
+
+
+def revisions_path() -> Path:
+    """Return the lake's overlay of revised sources, `raw/manifest.revisions.yaml`."""
+    return raw_dir() / REVISIONS_FILE_NAME
+
+
+def apply_revisions(
+    entries: dict[str, SourceEntry], overlay_path: Path
+) -> dict[str, SourceEntry]:
+    """Replace the version of each source that the revision overlay names.
+
+    The overlay maps `sources.<source_id>` to a record with `packaged_sha256` (the
+    manifest's sha256 when the revision was registered) and `current` (`sha256`,
+    `size_bytes`). A record is skipped when the manifest already pins its current
+    sha256, and skipped with a warning when its `packaged_sha256` no longer matches
+    the manifest, because the manifest then moved on to another version after the
+    revision was registered. Revised entries get `upstream_identical`
+    false, since no upstream URL serves the revised bytes.
+
+    Returns:
+        The entries unchanged when `overlay_path` does not exist, else a new dict.
+
+    Raises:
+        ManifestError: the overlay is malformed, names an unknown source id or has
+            an invalid sha256 or size. The message names the overlay and the key.
+    """
+    if not overlay_path.is_file():
+        return entries
+    records = _overlay_records(overlay_path)
+    merged = dict(entries)
+    for source_id, record in records.items():
+        if source_id not in entries:
+            raise ManifestError(
+                f"revision overlay {overlay_path}: source {source_id!r} is not in the "
+                "manifest; remove its entry from the overlay"
+            )
+        revised = _revised_entry(overlay_path, entries[source_id], record)
+        if revised is not None:
+            merged[source_id] = revised
+    return merged
 
 
 def lake_path(entry: SourceEntry) -> Path:
@@ -218,3 +275,65 @@ def _upstream_problems(raw: dict[str, Any]) -> list[tuple[str, str]]:
     if raw["repository"] and not raw["commit"]:
         problems.append(("commit", "missing for an entry with a repository"))
     return problems
+
+
+def _overlay_records(overlay_path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(overlay_path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), dict):
+        raise ManifestError(
+            f"revision overlay {overlay_path}: expected a mapping with a 'sources' "
+            "mapping at the top level; register revisions with `ccni add-revision`"
+        )
+    return document["sources"]
+
+
+def _revised_entry(
+    overlay_path: Path, entry: SourceEntry, record: Any
+) -> SourceEntry | None:
+    """Return `entry` with the overlay's current version, or None if it is stale."""
+    where = f"revision overlay {overlay_path}: source {entry.source_id!r}"
+    sha256, size = _current_version(where, record)
+    if sha256 == entry.sha256:
+        return None  # the manifest itself pins the revised file now
+
+    packaged = record.get("packaged_sha256")
+    if packaged != entry.sha256:
+        logger.warning(
+            "%s: registered over sha256 %s, but the manifest now pins %s; using the "
+            "manifest's version. Register the revision again if it still applies",
+            where,
+            packaged,
+            entry.sha256,
+        )
+        return None
+
+    note = (
+        f"revised in this lake with `ccni add-revision` (overlay {overlay_path}); "
+        f"the manifest pins sha256 {entry.sha256}"
+    )
+    return dataclasses.replace(
+        entry,
+        sha256=sha256,
+        size_bytes=size,
+        upstream_identical=False,
+        upstream_note=note,
+    )
+
+
+def _current_version(where: str, record: Any) -> tuple[str, int]:
+    """Return the validated (sha256, size_bytes) of an overlay record's `current`."""
+    current = record.get("current") if isinstance(record, dict) else None
+    if not isinstance(current, dict):
+        raise ManifestError(f"{where}: expected a mapping with a 'current' mapping")
+    sha256 = current.get("sha256")
+    if not isinstance(sha256, str) or not _SHA256_RE.fullmatch(sha256):
+        raise ManifestError(
+            f"{where} key 'current.sha256': expected 64 lower-case hex digits, "
+            f"found {sha256!r}"
+        )
+    size = current.get("size_bytes")
+    if type(size) is not int or size < 0:
+        raise ManifestError(
+            f"{where} key 'current.size_bytes': expected a byte count, found {size!r}"
+        )
+    return sha256, size

@@ -49,7 +49,7 @@ MIRROR_ONLY_IDS = {
 
 @pytest.fixture(scope="module")
 def manifest():
-    return load_manifest()
+    return load_manifest(MANIFEST_PATH)
 
 
 def file_sha256(path: Path) -> str:
