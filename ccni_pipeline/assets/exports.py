@@ -207,7 +207,7 @@ def out_exports(
         folder,
         edition,
         loaded,
-        context.run_id,
+        context.run.run_id,
         entries,
         [folder / "scores.csv", folder / "indicators.csv", folder / "summary.csv"],
     )
