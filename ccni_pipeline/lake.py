@@ -5,12 +5,16 @@ The lake is `data_lake/` in the project unless the environment variable
 checked to stay inside the lake.
 """
 
+import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+
+logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAKE_ENV = "CCNI_DATA_LAKE"
@@ -89,3 +93,46 @@ def write_lock(wait_seconds: float = 0) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def temporary_path(path: Path, suffix: str) -> Path:
+    """Return the hidden temporary name `.<name>.<pid>.<suffix>` for `path`."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{suffix}")
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files of `path` whose writing process no longer runs.
+
+    A process killed between writing a temporary file and renaming it (SIGKILL,
+    power loss) leaves `.<name>.<pid>.<suffix>` beside `path`. Files of a pid
+    that still runs are kept, because they may belong to a concurrent writer.
+
+    Returns:
+        The files deleted.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.(?:\w+\.)?(?:tmp|part)")
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for candidate in path.parent.iterdir():
+        match = pattern.fullmatch(candidate.name)
+        if match and not _process_running(int(match.group(1))):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    if removed:
+        logger.warning(
+            "removed %d temporary files left by stopped processes: %s",
+            len(removed),
+            ", ".join(str(file) for file in removed),
+        )
+    return removed
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

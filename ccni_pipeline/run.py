@@ -73,8 +73,15 @@ class RunSummary:
 
 
 def root_error_message(error) -> str:
-    """Return `Type: message` of the innermost cause of a Dagster error info."""
-    while getattr(error, "cause", None) is not None:
+    """Return `Type: message` of the error a step raised, under Dagster's wrappers.
+
+    The first cause that is not a Dagster error is the pipeline's own, whose
+    message names the file and what to do. Its causes (a zipfile.BadZipFile under
+    a SourceFormatError) are lower-level and do not name the file.
+    """
+    while getattr(error, "cause", None) is not None and (
+        error.cls_name or ""
+    ).startswith("Dagster"):
         error = error.cause
     message = (error.message or "").strip()
     return message.splitlines()[0] if message else error.cls_name or "unknown error"

@@ -57,7 +57,8 @@ INDICATOR_EXPORT_COLUMNS = [
 def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
     """Write `frame` to `path` through a temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    lake.remove_stale_temporaries(path)
+    temporary = lake.temporary_path(path, "tmp")
     try:
         frame.to_csv(temporary, index=False, encoding="utf-8")
         pause_point("export_write")

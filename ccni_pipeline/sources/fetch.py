@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from ccni_pipeline.faults import pause_point
-from ccni_pipeline.lake import inside
+from ccni_pipeline.lake import inside, remove_stale_temporaries
 from ccni_pipeline.sources.manifest import SourceEntry, lake_path, sha256_of
 
 logger = logging.getLogger(__name__)
@@ -235,8 +235,12 @@ def _write_verified(
     Returns:
         The number of bytes written.
     """
+    remove_stale_temporaries(target)
     handle = tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        dir=target.parent,
+        prefix=f".{target.name}.{os.getpid()}.",
+        suffix=".part",
+        delete=False,
     )
     temporary = Path(handle.name)
     try:

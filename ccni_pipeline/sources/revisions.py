@@ -44,7 +44,6 @@ from ccni_pipeline.sources.manifest import (
     revisions_path,
     sha256_of,
 )
-from ccni_pipeline.sources.registry import READERS
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +192,10 @@ def read_years(source_id: str, path: Path, sha256: str) -> set[int]:
         SourceFormatError: the reader rejects the file.
         KeyError: the source id has no reader.
     """
+    # imported here: the registry reads the manifest, and `ccni` imports this
+    # module before it can report an invalid manifest in one line
+    from ccni_pipeline.sources.registry import READERS
+
     result = READERS[source_id](
         SourceFile(source_id=source_id, path=path, sha256=sha256)
     )
@@ -266,6 +269,8 @@ def _known_entry(source_id: str) -> SourceEntry:
         raise RevisionError(
             f"unknown source id {source_id!r}; use one of the manifest's ids: {known}"
         )
+    from ccni_pipeline.sources.registry import READERS
+
     if source_id not in READERS:
         raise RevisionError(
             f"source {source_id!r} has no reader in the pipeline, so a revision would "

@@ -31,8 +31,14 @@ city_pilot AS (
     SELECT
         city_code,
         min(pilot_year)::INTEGER AS pilot_year,
-        arg_min(raw_row_id, pilot_year) AS raw_row_id,
-        arg_min(source_id, pilot_year) AS source_id
+        -- ties (both lists give the same year) go to the 92-city list, then the
+        -- first row id, so reruns name the same source
+        arg_min(
+            raw_row_id, (pilot_year, source_id <> 'pilot_cities_92', raw_row_id)
+        ) AS raw_row_id,
+        arg_min(
+            source_id, (pilot_year, source_id <> 'pilot_cities_92', raw_row_id)
+        ) AS source_id
     FROM city_designations
     WHERE pilot_year <= $cutoff_year
     GROUP BY city_code
