@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAKE_ENV = "CCNI_DATA_LAKE"
+LOCK_HOLDER_ENV = "CCNI_LAKE_LOCK_HOLDER"  # pid of the process holding write_lock
 
 
 class UnsafePathError(ValueError):
@@ -89,10 +90,17 @@ def write_lock(wait_seconds: float = 0) -> Iterator[None]:
             f"another ccni command is writing to the lake {root} (lock file {path}); "
             "wait for it to finish, or pass --wait SECONDS to queue behind it"
         ) from error
+    os.environ[LOCK_HOLDER_ENV] = str(os.getpid())
     try:
         yield
     finally:
+        os.environ.pop(LOCK_HOLDER_ENV, None)
         lock.release()
+
+
+def holds_write_lock() -> bool:
+    """Tell whether this process already holds the lake's write lock."""
+    return os.environ.get(LOCK_HOLDER_ENV) == str(os.getpid())
 
 
 def temporary_path(path: Path, suffix: str) -> Path:
