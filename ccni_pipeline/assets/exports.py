@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from ccni_pipeline import lake
+from ccni_pipeline.assets.metadata import table_metadata
 from ccni_pipeline.assets.raw import OWNERS
 from ccni_pipeline.assets.scores import (
     EDITIONS,
@@ -166,7 +167,15 @@ def out_edition_summary(
         replace_rows(connection, "out.edition_summary", stamped, key)
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(summary),
+            **table_metadata(
+                summary,
+                {
+                    "value": [
+                        ("out_indicator_values", "value"),
+                        ("out_indicator_values", "category"),
+                    ]
+                },
+            ),
             "summary": dg.MetadataValue.md(summary.to_markdown(index=False)),
             "method_id": loaded.id,
         }
@@ -215,9 +224,18 @@ def out_exports(
     context.log.info(
         f"wrote {len(scores)} cities and {len(indicators)} indicator rows to {folder}"
     )
+    dimension_ids = [dimension.id for dimension in loaded.tree]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(scores),
+            **table_metadata(
+                scores,
+                {
+                    "composite": [("out_composite_scores", "composite")],
+                    "coverage": [("out_composite_scores", "coverage")],
+                    "rank": [("out_composite_scores", "rank")],
+                    **{d: [("out_dimension_scores", "score")] for d in dimension_ids},
+                },
+            ),
             "scores.csv": dg.MetadataValue.path(str(folder / "scores.csv")),
             "indicators.csv": dg.MetadataValue.path(str(folder / "indicators.csv")),
             "ranked cities": int(scores["rank"].notna().sum()),
