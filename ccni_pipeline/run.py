@@ -1,9 +1,9 @@
 """Running one edition through Dagster and summarising what it did.
 
 `run_edition` executes the `edition_job` for one partition in the persistent
-Dagster instance under the lake (so `dagster dev` shows the run afterwards) and
-collects the summary the CLI prints: cities ranked and unranked, checks passed,
-warned and failed, rows read, kept and rejected, and where the outputs went.
+Dagster instance under the lake, so `dagster dev` shows the run afterwards. It
+then collects the summary the CLI prints: cities ranked and unranked, checks
+passed, warned and failed, rows read, kept and rejected, and where outputs went.
 """
 
 import logging
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RunSummary:
-    """What one edition run did, for people and for tests."""
+    """Summary of one edition run, for people and for tests."""
 
     edition: int
     method_id: str

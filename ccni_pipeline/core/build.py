@@ -1,8 +1,8 @@
 """Building the core tables from the raw cells of every source.
 
-Raw cells carry city names as written in each file; `build_core` resolves them to
-6-digit division codes through the crosswalk, rejects what cannot be kept (with
-the reason and the cell it came from), and writes:
+Raw cells carry city names as written in each file. `build_core` resolves them to
+6-digit division codes through the crosswalk and rejects what cannot be kept,
+with the reason and the cell it came from. It writes:
 
 - `core.city_values`: one row per city, year, variable and source;
 - `core.province_values`: the province-level series (power generation);
@@ -50,9 +50,9 @@ def _with_locode_codes(names: pd.DataFrame) -> pd.DataFrame:
 def _city_mapping(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Resolve every distinct name form of the raw cells once.
 
-    Where a row has both a code and a name, the name is resolved on its own too;
-    when it names another city than the code, the row is not trusted and its
-    cells are rejected rather than attached to the code's city.
+    Where a row has both a code and a name, the name is resolved on its own too.
+    When the name points to another city than the code, the row is not trusted,
+    so its cells are rejected rather than attached to the code's city.
     """
     names = connection.execute(
         """

@@ -1,8 +1,8 @@
 """Computing the indicator values of one edition in DuckDB.
 
-The SQL files under `sql/indicators/` compute each indicator from the core tables;
-this module binds the edition's years and the method's choices as parameters,
-stacks their results, turns categorical states into scores with the method's
+The SQL files under `sql/indicators/` compute each indicator from the core tables.
+This module binds the edition's years and the method's choices as parameters and
+stacks the results. It turns categorical states into scores with the method's
 scoring tables, and adds a missing row, with its reason, for every rated city
 and indicator that has no value. No Python loop runs over cities.
 """
@@ -31,7 +31,7 @@ INDICATOR_SQL = [
     "indicators/disclosure.sql",
 ]
 
-# Why an indicator has no value, when its SQL returned no row for a city.
+# Reason an indicator has no value when its SQL returned no row for a city.
 MISSING_REASONS = {
     "peak_target": (
         "not reviewed: the city is in neither the policy register nor the Net Zero "
@@ -246,8 +246,8 @@ def _flag_boundary_changes(
     """Append a note to trend values of cities whose territory changed in the window.
 
     A CO2 or GDP series that crosses a merger or split compares two different
-    territories unless its source redrew the history on today's boundary, which
-    the sources here do not document; the value is kept and flagged.
+    territories unless its source redrew the history on today's boundary. The
+    sources here do not say whether they did, so the value is kept and flagged.
     """
     start, end = method.edition(edition).trend_window
     flags = crosswalk.boundary_flags(merged["city_code"], start, end)

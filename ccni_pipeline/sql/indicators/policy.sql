@@ -1,7 +1,7 @@
 -- Policy indicators for every candidate city: low-carbon pilot status, and the
 -- carbon peak and neutrality targets from the policy register (the statement that
 -- counts at the cut-off date) and the Net Zero Tracker rows. Only designations
--- and statements made by the edition's cut-off count; the Net Zero Tracker rows
+-- and statements made by the edition's cut-off count. The Net Zero Tracker rows
 -- have no announcement dates, so alone they leave a target undetermined. `category` carries the
 -- state that the method's scoring table turns into a score; 'undetermined' means
 -- the only statement is undated, so the indicator is missing.
