@@ -346,6 +346,21 @@ def implausible_values(
     )
 
 
+# Edition tables whose rows are validated after each materialisation.
+EDITION_TABLES = {
+    "out.indicator_scores": IndicatorScores,
+    "out.composite_scores": CompositeScores,
+}
+
+
+def _edition_rows(warehouse, table: str, edition: int, method_id: str) -> pd.DataFrame:
+    with warehouse.connect() as connection:
+        return connection.execute(
+            f"SELECT * FROM {table} WHERE edition = $edition AND method_id = $m",
+            {"edition": edition, "m": method_id},
+        ).df()
+
+
 @dg.asset_check(asset=out_indicator_scores, blocking=True)
 def indicator_scores_schema(
     context: dg.AssetCheckExecutionContext,
@@ -354,13 +369,9 @@ def indicator_scores_schema(
 ) -> dg.AssetCheckResult:
     """Scores within 0-100, weights within 0-1, one row per city and indicator."""
     edition = _partition(context)
-    with warehouse.connect() as connection:
-        frame = connection.execute(
-            "SELECT * FROM out.indicator_scores "
-            "WHERE edition = $edition AND method_id = $m",
-            {"edition": edition, "m": method.load().id},
-        ).df()
-    return _validate(IndicatorScores, frame, f"out.indicator_scores of {edition}")
+    table = "out.indicator_scores"
+    frame = _edition_rows(warehouse, table, edition, method.load().id)
+    return _validate(EDITION_TABLES[table], frame, f"{table} of {edition}")
 
 
 @dg.asset_check(asset=out_composite_scores, blocking=True)
@@ -371,13 +382,9 @@ def composite_schema(
 ) -> dg.AssetCheckResult:
     """Composite within 0-100, coverage within 0-1, one row per city."""
     edition = _partition(context)
-    with warehouse.connect() as connection:
-        frame = connection.execute(
-            "SELECT * FROM out.composite_scores "
-            "WHERE edition = $edition AND method_id = $m",
-            {"edition": edition, "m": method.load().id},
-        ).df()
-    return _validate(CompositeScores, frame, f"out.composite_scores of {edition}")
+    table = "out.composite_scores"
+    frame = _edition_rows(warehouse, table, edition, method.load().id)
+    return _validate(EDITION_TABLES[table], frame, f"{table} of {edition}")
 
 
 ALL_CHECKS = [
