@@ -15,23 +15,20 @@ import argparse
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from ccni_pipeline.lake import PROJECT_ROOT
+from ccni_pipeline.webserver import local_session, running_webserver
+
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT_S = 90
 REQUEST_TIMEOUT_S = 30
-STOP_TIMEOUT_S = 15
 CHROMIUM_TIMEOUT_S = 180
 # Chromium advances the page's clock by this many ms before it takes the picture,
 # which gives the UI time to load its data and lay out the graph.
@@ -77,79 +74,6 @@ PAGES = [
     Page("asset-page.png", "/assets/out_composite_scores?partition=2022", 1600, 1300),
     Page("asset-checks.png", "/assets/core_city_values?view=checks", 1600, 900),
 ]
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_webserver(lake: Path, port: int, log_path: Path) -> subprocess.Popen:
-    """Start dagster-webserver on 127.0.0.1:`port` in its own process group."""
-    environment = {
-        **os.environ,
-        "DAGSTER_HOME": str(lake / "dagster_home"),
-        "CCNI_DATA_LAKE": str(lake),
-    }
-    command = [
-        str(Path(sys.executable).parent / "dagster-webserver"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
-    ]
-    logger.info("starting dagster-webserver on port %s (log %s)", port, log_path)
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_for_webserver(
-    process: subprocess.Popen, url: str, session: requests.Session
-) -> None:
-    """Poll `url`/server_info until it responds; raise on exit or timeout."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"dagster-webserver exited with code {process.returncode} before "
-                "responding; its log is printed with this error"
-            )
-        try:
-            if session.get(f"{url}/server_info", timeout=5).ok:
-                logger.info("dagster-webserver is up at %s", url)
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    raise TimeoutError(
-        f"dagster-webserver at {url} did not respond to /server_info within "
-        f"{STARTUP_TIMEOUT_S} s; its log is printed with this error"
-    )
-
-
-def stop_webserver(process: subprocess.Popen) -> None:
-    """Terminate the webserver's process group, which includes its code server."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        logger.warning("dagster-webserver %s ignored SIGTERM; killing it", process.pid)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT_S)
-    logger.info("stopped dagster-webserver")
 
 
 def skip_welcome_dialog(url: str, session: requests.Session) -> None:
@@ -215,23 +139,13 @@ def take_screenshots(lake: Path, out_dir: Path) -> list[Path]:
             f"{CHROMIUM} not found; install it with `apt-get install chromium`"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    session.trust_env = False  # no proxy for 127.0.0.1
-    with tempfile.TemporaryDirectory(prefix="ccni-webserver-") as folder:
-        log_path = Path(folder) / "webserver.log"
-        process = start_webserver(lake, port, log_path)
-        try:
-            wait_for_webserver(process, url, session)
-            skip_welcome_dialog(url, session)
-            return [take_screenshot(url, page, out_dir) for page in PAGES]
-        except (RuntimeError, TimeoutError):
-            logger.error("webserver log:\n%s", log_path.read_text(errors="replace"))
-            raise
-        finally:
-            stop_webserver(process)
-            session.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="ccni-webserver-") as log_dir,
+        running_webserver(lake, Path(log_dir)) as url,
+        local_session() as session,
+    ):
+        skip_welcome_dialog(url, session)
+        return [take_screenshot(url, page, out_dir) for page in PAGES]
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -6,25 +6,15 @@ the webserver's GraphQL API, the same API the UI pages query.
 """
 
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-import requests
 
-from ccni_pipeline import lake
 from ccni_pipeline.sources.registry import READERS
+from ccni_pipeline.webserver import local_session, running_webserver
 
 logger = logging.getLogger(__name__)
 
-STARTUP_TIMEOUT_S = 90
 REQUEST_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 15
 EDITIONS = ["2020", "2021", "2022", "2023", "2024"]
 RAW_KEYS = {f"raw_{source_id}" for source_id in READERS}
 OWNER_TEAM = "ccni-data"
@@ -117,96 +107,12 @@ query LatestMaterialization($assetKey: AssetKeyInput!, $partitions: [String!]) {
 """
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def local_session() -> requests.Session:
-    """Return a session that ignores proxy variables, so requests stay on 127.0.0.1."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
-def log_tail(log_path: Path) -> str:
-    return log_path.read_text(errors="replace")[-4000:]
-
-
-def wait_for_server(
-    process: subprocess.Popen, url: str, log_path: Path, session: requests.Session
-) -> None:
-    """Poll `url`/server_info until it responds; fail on exit or timeout."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"dagster-webserver exited with code {process.returncode} before "
-                f"responding; its log:\n{log_tail(log_path)}"
-            )
-        try:
-            if session.get(f"{url}/server_info", timeout=5).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    pytest.fail(
-        f"dagster-webserver at {url} did not respond to /server_info within "
-        f"{STARTUP_TIMEOUT_S} s; its log:\n{log_tail(log_path)}"
-    )
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    """Terminate the webserver's process group (it starts a code server child)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        logger.warning("dagster-webserver %s ignored SIGTERM; killing it", process.pid)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=STOP_TIMEOUT_S)
-
-
 @pytest.fixture(scope="module")
 def webserver(edition_2022, tmp_path_factory):
     """Base URL of a dagster-webserver on the lake of the edition 2022 run."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("webserver") / "webserver.log"
-    environment = {
-        **os.environ,
-        "DAGSTER_HOME": str(edition_2022.lake / "dagster_home"),
-        "CCNI_DATA_LAKE": str(edition_2022.lake),
-    }
-    command = [
-        str(Path(sys.executable).parent / "dagster-webserver"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-w",
-        str(lake.PROJECT_ROOT / "workspace.yaml"),
-    ]
-    session = local_session()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=lake.PROJECT_ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_server(process, url, log_path, session)
+    log_dir = tmp_path_factory.mktemp("webserver")
+    with running_webserver(edition_2022.lake, log_dir) as url:
         yield url
-    finally:
-        stop_server(process)
-        session.close()
 
 
 @pytest.fixture(scope="module")
