@@ -118,10 +118,25 @@ def command_ui(arguments: argparse.Namespace) -> int:
     os.execv(sys.executable, command)
 
 
+def _seconds(text: str) -> float:
+    """Parse a non-negative number of seconds for --wait."""
+    try:
+        value = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds"
+        ) from error
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"--wait must be 0 or more seconds, not {text}"
+        )
+    return value
+
+
 def _add_wait(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=0,
         metavar="SECONDS",
         help="wait this long for another ccni command writing to the lake "

@@ -87,8 +87,9 @@ def write_lock(wait_seconds: float = 0) -> Iterator[None]:
         lock.acquire(timeout=wait_seconds)
     except Timeout as error:
         raise LakeBusyError(
-            f"another ccni command is writing to the lake {root} (lock file {path}); "
-            "wait for it to finish, or pass --wait SECONDS to queue behind it"
+            f"another ccni command is writing to the lake {root} (lock file {path}) "
+            f"and did not finish within {wait_seconds:g} s; wait for it to finish, "
+            "or pass a longer --wait SECONDS to queue behind it"
         ) from error
     os.environ[LOCK_HOLDER_ENV] = str(os.getpid())
     try:

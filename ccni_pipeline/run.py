@@ -13,7 +13,8 @@ from pathlib import Path
 import dagster as dg
 
 from ccni_pipeline import lake
-from ccni_pipeline.method.config import is_default, load_method
+from ccni_pipeline.assets.scores import EDITIONS
+from ccni_pipeline.method.config import MethodError, is_default, load_method
 from ccni_pipeline.warehouse import connect
 
 logger = logging.getLogger(__name__)
@@ -138,13 +139,22 @@ def run_edition(
 
     method = load_method(method_path)
     method.edition(edition)
+    partitions = EDITIONS.get_partition_keys()
+    if str(edition) not in partitions:
+        raise MethodError(
+            f"edition {edition} is in the method file but not among the code "
+            f"location's edition partitions ({', '.join(partitions)}), which come "
+            "from the default method; add it under `editions:` in "
+            "ccni_pipeline/method/default.yaml"
+        )
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def(job_name)
     run_config = {
         "resources": {"method": {"config": {"path": method_path or ""}}},
-        # step logs still go to the instance (the UI shows them); the terminal
-        # shows warnings and errors only
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # step logs still go to the instance, where the UI shows them; the
+        # terminal shows only the summary
+        # (errors too: the summary prints each failed step's cause in one line)
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     result = job.execute_in_process(
         partition_key=str(edition),

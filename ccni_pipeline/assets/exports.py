@@ -208,6 +208,7 @@ def out_exports(
             "FROM out.edition_summary WHERE edition = $edition AND method_id = $m",
             {"edition": edition, "m": loaded.id},
         ).df()
+        summary["value"] = summary["value"].round(VALUE_DECIMALS)
         entries = source_entries_in_warehouse(connection, load_manifest())
     folder = lake.exports_dir(edition, None if is_default(loaded) else loaded.id)
     write_csv_atomically(scores, folder / "scores.csv")

@@ -35,9 +35,8 @@ def _materialised(edition: int, method: Method) -> bool:
             return False
         found = connection.execute(
             """
-            SELECT count(*) FROM out.methods AS m
-            JOIN out.composite_scores AS c USING (method_id)
-            WHERE m.method_id = $id AND m.method_hash = $hash AND c.edition = $edition
+            SELECT count(*) FROM out.composite_scores
+            WHERE method_id = $id AND method_hash = $hash AND edition = $edition
             """,
             {"id": method.id, "hash": method.content_hash, "edition": edition},
         ).fetchone()[0]

@@ -7,6 +7,7 @@ by the sha256 of its canonical JSON form, both recorded with every score.
 
 import hashlib
 import json
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -16,23 +17,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 DEFAULT_METHOD_PATH = Path(__file__).with_name("default.yaml")
 
-# Indicators the pipeline computes (sql/indicators); a method may use any of them.
-KNOWN_INDICATORS = (
-    "peak_target",
-    "neutrality_target",
-    "pilot_status",
-    "disclosure",
-    "spending_share",
-    "electricity_intensity",
-    "non_fossil_share",
-    "secondary_share",
-    "buses_per_10k",
-    "co2_per_capita",
-    "carbon_intensity",
-    "co2_growth",
-    "decoupling",
-    "peak_trend",
-)
+# Indicators the pipeline computes (sql/indicators) and how each is scored:
+# "scored" ones get their score from a scoring table, "numeric" ones are normalised.
+INDICATOR_KINDS = {
+    "peak_target": "scored",
+    "neutrality_target": "scored",
+    "pilot_status": "scored",
+    "disclosure": "scored",
+    "spending_share": "numeric",
+    "electricity_intensity": "numeric",
+    "non_fossil_share": "numeric",
+    "secondary_share": "numeric",
+    "buses_per_10k": "numeric",
+    "co2_per_capita": "numeric",
+    "carbon_intensity": "numeric",
+    "co2_growth": "numeric",
+    "decoupling": "scored",
+    "peak_trend": "scored",
+}
+KNOWN_INDICATORS = tuple(INDICATOR_KINDS)
 WEIGHT_TOLERANCE = 1e-6
 
 
@@ -50,6 +53,17 @@ class Edition(_Strict):
     cutoff_date: str
     # figures the published report gives for this edition, by summary metric
     published: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cutoff_is_a_date(self) -> "Edition":
+        try:
+            date.fromisoformat(self.cutoff_date)
+        except ValueError as error:
+            raise ValueError(
+                f"cutoff_date {self.cutoff_date!r} is not a date; write it as "
+                'YYYY-MM-DD, e.g. "2021-12-31"'
+            ) from error
+        return self
 
     @model_validator(mode="after")
     def _window_ends_at_data_year(self) -> "Edition":
@@ -72,6 +86,17 @@ class Indicator(_Strict):
     weight: float | None = Field(default=None, gt=0)
     # fixed [low, high] values for the goalposts normalisation
     goalposts: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> "Indicator":
+        expected = INDICATOR_KINDS[self.id]
+        if self.kind != expected:
+            raise ValueError(
+                f"{self.id} is computed as a {expected} indicator; set `kind: "
+                f"{expected}` (its values are not on a scale that kind {self.kind!r} "
+                "can score)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _goalposts_ordered(self) -> "Indicator":

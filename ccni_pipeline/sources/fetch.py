@@ -138,7 +138,16 @@ def _mirror_folder(mirror: Path | None) -> Path | None:
     if mirror is None:
         configured = os.environ.get(MIRROR_ENV, "")
         mirror = Path(configured) if configured else None
-    return None if mirror is None else Path(mirror).resolve()
+    if mirror is None:
+        return None
+    folder = Path(mirror).resolve()
+    if not folder.is_dir():
+        # a mistyped mirror must not turn into downloads of every file
+        raise FetchError(
+            f"mirror folder {folder} not found; give a folder laid out like the "
+            f"shared real-data folder (--mirror or {MIRROR_ENV})"
+        )
+    return folder
 
 
 def _is_loopback(hostname: str | None) -> bool:
