@@ -40,6 +40,9 @@ defs = dg.Definitions(
     jobs=[edition_job, scores_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
+    # Every step writes the one DuckDB file, which takes one writer at a time, so
+    # runs from the UI or daemon execute their steps in one process, in order.
+    executor=dg.in_process_executor,
     resources={
         "warehouse": WarehouseResource(
             path=dg.EnvVar("CCNI_WAREHOUSE").get_value("") or ""

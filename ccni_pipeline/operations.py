@@ -35,8 +35,9 @@ from ccni_pipeline.sources.revisions import editions_fed_by, read_years
 logger = logging.getLogger(__name__)
 
 EDITION_JOB = "edition_job"
-# Steps of one run write the same DuckDB file, so they run one after another.
-IN_PROCESS_RUN_CONFIG = {"execution": {"config": {"in_process": {}}}}
+# Steps of one run write the same DuckDB file, so they run one after another: the
+# code location's executor is in-process, and its config needs no entries.
+IN_PROCESS_RUN_CONFIG: dict = {}
 WAREHOUSE_TAG = "ccni/warehouse"
 CHANGED_SOURCES_TAG = "ccni/changed_sources"
 TRIGGER_TAG = "ccni/trigger"
