@@ -147,6 +147,8 @@ def run_edition(
             "from the default method; add it under `editions:` in "
             "ccni_pipeline/method/default.yaml"
         )
+    # NOTE: a run killed with SIGKILL stays STARTED in the instance, because no
+    # process is left to record its end; the UI then shows it as running.
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def(job_name)
     run_config = {
