@@ -57,8 +57,8 @@ DOWNLOADED_ID = "ceads_city_co2"
 DOWNLOADED_NAME = "ceads.xlsx"  # name on the test server
 BUSY_MESSAGE = (
     "ccni run: LakeBusyError: another ccni command is writing to the lake {lake} "
-    "(lock file {lake}/.ccni.lock); wait for it to finish, or pass --wait SECONDS "
-    "to queue behind it"
+    "(lock file {lake}/.ccni.lock) and did not finish within 0 s; wait for it to "
+    "finish, or pass a longer --wait SECONDS to queue behind it"
 )
 _ENV_REMOVED = (
     "DAGSTER_HOME",
