@@ -113,8 +113,8 @@ def command_ui(arguments: argparse.Namespace) -> int:
         f"Dagster UI on http://{arguments.host}:{arguments.port} (instance {home})",
         flush=True,
     )
-    # NOTE: a port already in use is reported by dagster dev after this banner,
-    # and the daemon keeps running; stop it with Ctrl-C and pick another --port.
+    # NOTE: dagster dev reports a port already in use only after this banner, and
+    # its daemon keeps running. Stop it with Ctrl-C and pick another --port.
     # Replace this process, so signals (Ctrl-C, kill) reach dagster dev directly.
     os.chdir(lake.PROJECT_ROOT)
     os.execv(sys.executable, command)

@@ -148,7 +148,7 @@ def run_edition(
             "ccni_pipeline/method/default.yaml"
         )
     # NOTE: a run killed with SIGKILL stays STARTED in the instance, because no
-    # process is left to record its end; the UI then shows it as running.
+    # process is left to record its end. The UI then shows it as running.
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def(job_name)
     run_config = {

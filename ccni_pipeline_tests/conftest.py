@@ -9,7 +9,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def real_data_dir() -> Path:
-    """Return the folder of real source files: CCNI_SOURCE_MIRROR or ../shared/data/real."""
+    """Return the real source files' folder: CCNI_SOURCE_MIRROR or the default."""
     configured = os.environ.get("CCNI_SOURCE_MIRROR")
     if configured:
         return Path(configured).resolve()

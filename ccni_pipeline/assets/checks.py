@@ -112,7 +112,7 @@ RAW_CHECKS = [_raw_schema_check(asset) for asset in RAW_ASSETS] + [
 
 @dg.asset_check(asset=core_city_values, blocking=True)
 def core_schema(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """One row per city, year, variable and source, 6-digit codes, no negatives."""
+    """Check one row per city, year, variable and source, with no negatives."""
     with warehouse.connect() as connection:
         frame = connection.execute("SELECT * FROM core.city_values").df()
     frame["year"] = frame["year"].astype("int64")
@@ -121,7 +121,7 @@ def core_schema(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=core_city_values, blocking=True)
 def rows_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Every cell read is kept in a core table or recorded as rejected, per source."""
+    """Check that every cell read is kept in a core table or recorded as rejected."""
     with warehouse.connect() as connection:
         frame = connection.execute(
             """
@@ -164,9 +164,9 @@ def rows_add_up(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=core_city_values, blocking=True)
 def sources_resolve(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Each source keeps rows in the core, and at most 20 % of its cells fail to
-    resolve to a city: more means a layout change or a broken crosswalk, not a few
-    odd names."""
+    """Check that each source keeps rows in the core and that at most 20 % of its
+    cells fail to resolve to a city. More means a layout change or a broken
+    crosswalk, not a few odd names."""
     with warehouse.connect() as connection:
         frame = connection.execute(
             """

@@ -1,8 +1,8 @@
 """pandera models of the raw, core and score tables.
 
-Blocking checks use these models: a failure stops downstream assets. Values that
-are real but implausible (CO2 per capita above 100 t in mining cities such as
-嘉峪关 or 鄂尔多斯) are not schema errors; the WARN checks in
+Blocking checks use these models, so a failure stops downstream assets. Values
+that are real but implausible (CO2 per capita above 100 t in mining cities such
+as 嘉峪关 or 鄂尔多斯) are not schema errors. The WARN checks in
 `ccni_pipeline.assets.checks` flag them.
 """
 

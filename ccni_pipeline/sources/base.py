@@ -8,8 +8,8 @@ A reader takes one delivered file and returns a `ReadResult`:
 
 Every candidate cell lands in exactly one of the two, so the run summary can show
 that rows read = rows kept + rows rejected. Values in `kept.value` are already in
-the canonical unit named in `kept.unit` (the variable name carries it too, as in
-`co2_mt` or `gdp_nominal_100m_yuan`); `original_text` keeps the cell as stored.
+the canonical unit named in `kept.unit`, which the variable name carries too, as
+in `co2_mt` or `gdp_nominal_100m_yuan`. `original_text` keeps the cell as stored.
 
 A file that cannot be read at all (empty, truncated, corrupt, not UTF-8) or whose
 layout differs from what its reader expects raises `SourceFormatError` instead;
@@ -76,7 +76,7 @@ class SourceFile:
 
 @dataclass
 class ReadResult:
-    """What a reader returns: the kept value cells and the rejected ones."""
+    """Result of a reader: the kept value cells and the rejected ones."""
 
     kept: pd.DataFrame
     rejected: pd.DataFrame

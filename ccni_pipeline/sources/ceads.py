@@ -5,7 +5,7 @@ city, one column per year) and the `emission vector` sheet (one row per city-yea
 This module reads the matrix, which is the authoritative sheet for the pipeline
 because its cell addresses are stable per city and year. The vector sheet is a long
 copy of the same values, and a test checks that the two agree for sample
-city-years. Values are million tonnes CO2 (the NOTE sheet says "million tones").
+city-years. Values are million tonnes CO2 (the NOTE sheet reads "million tones").
 """
 
 import logging

@@ -312,7 +312,7 @@ def _estimated_totals(cells: pd.DataFrame, source: SourceFile) -> pd.DataFrame:
 
     The estimate scales the last positive year-to-date value to twelve months
     (value x 12 / month). It is a kept row whose provenance is that earlier cell
-    and whose `value_text` says how it was estimated; the December cell itself
+    and whose `value_text` states how it was estimated; the December cell itself
     stays rejected. Wind output has December 0.00 in every province from 2018 on,
     so without this no province would have a non-fossil share for those years.
     """

@@ -1,4 +1,4 @@
-"""Which reader parses which source id, and what each source family feeds."""
+"""Registry of readers by source id, with a description of each source."""
 
 from collections.abc import Callable
 

@@ -88,12 +88,14 @@ def test_equal_weights_shift_by_hand(lake):
             groups = []
             for group in dimension.groups:
                 present = [
-                    scores[i.id] for i in group.indicators if not math.isnan(scores[i.id])
+                    scores[i.id]
+                    for i in group.indicators
+                    if not math.isnan(scores[i.id])
                 ]
                 if present:
                     groups.append(sum(present) / len(present))
-                nominal = 1 / len(method.tree) / len(dimension.groups) / len(
-                    group.indicators
+                nominal = (
+                    1 / len(method.tree) / len(dimension.groups) / len(group.indicators)
                 )
                 coverage[code] += nominal * len(present)
             if groups:
@@ -101,7 +103,8 @@ def test_equal_weights_shift_by_hand(lake):
         composites[code] = sum(dimension_scores) / len(dimension_scores)
 
     ranked = [
-        code for code, share in coverage.items()
+        code
+        for code, share in coverage.items()
         if share >= method.missing_data.min_coverage - 1e-9
     ]
     equal = pd.Series(composites)[sorted(ranked)]

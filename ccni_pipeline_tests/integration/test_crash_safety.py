@@ -339,9 +339,7 @@ def test_kill_at_score_write_then_two_waiting_runs(
     assert first.end_time <= second.start_time, "the two runs overlapped"
 
 
-def test_kill_at_export_write_then_two_runs_at_once(
-    lake, tmp_path, previous, processes
-):
+def test_export_write_kill_then_lock(lake, tmp_path, previous, processes):
     pid_file = tmp_path / "paused.pid"
     env = pause_env(lake, "export_write", pid_file)
     pid = kill_at_pause(processes, ["run", "--edition", EDITION], env, pid_file)

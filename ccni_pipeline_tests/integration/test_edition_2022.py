@@ -285,9 +285,12 @@ YEARBOOK = "ccsy_prefecture_2001_2021/地级市（及以上城市）统计资料
     ("code", "electricity_cell", "gdp_cell"),
     [("110000", "HM6", "AG6"), ("440300", "HM210", "AG210")],
 )
-def test_electricity_intensity_by_hand(edition_2022, real_dir, code, electricity_cell, gdp_cell):
+def test_electricity_intensity_by_hand(
+    edition_2022, real_dir, code, electricity_cell, gdp_cell
+):
     # The 2021 volume (data 2020) has no electricity, so the 2020 volume (data
-    # 2019) stands in: 全社会用电量 全市 (10k kWh) over GDP 全市 (亿元 = 10^4 x 10k yuan).
+    # 2019) is used instead: 全社会用电量 全市 (10k kWh) over GDP 全市
+    # (亿元 = 10^4 x 10k yuan).
     electricity, gdp_100m = read_cells(
         real_dir, YEARBOOK.format(2020), "Sheet1", [electricity_cell, gdp_cell]
     )
@@ -302,7 +305,9 @@ def test_electricity_intensity_by_hand(edition_2022, real_dir, code, electricity
     ("code", "buses_cell", "population_cell"),
     [("110000", "DM7", "D7"), ("440300", "DM211", "D211")],
 )
-def test_buses_per_10k_by_hand(edition_2022, real_dir, code, buses_cell, population_cell):
+def test_buses_per_10k_by_hand(
+    edition_2022, real_dir, code, buses_cell, population_cell
+):
     # 2021 volume (data 2020): 公共汽(电)车营运车辆数 and 常住人口 (10k), both 市辖区
     buses, population_10k = read_cells(
         real_dir, YEARBOOK.format(2021), "Sheet1", [buses_cell, population_cell]
@@ -317,8 +322,14 @@ def test_indicator_coverage_for_edition(edition_2022):
     values = edition_2022.indicators
     with_value = values[~values["is_missing"]].groupby("indicator_id").size()
     for indicator_id in (
-        "co2_per_capita", "carbon_intensity", "co2_growth", "decoupling",
-        "peak_trend", "secondary_share", "electricity_intensity", "buses_per_10k",
+        "co2_per_capita",
+        "carbon_intensity",
+        "co2_growth",
+        "decoupling",
+        "peak_trend",
+        "secondary_share",
+        "electricity_intensity",
+        "buses_per_10k",
     ):
         assert with_value[indicator_id] >= 250, indicator_id
     assert "spending_share" not in with_value

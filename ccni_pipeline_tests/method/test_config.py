@@ -24,7 +24,9 @@ def _write(tmp_path, content: dict, name: str = "method.yaml"):
 def test_default_method_weights():
     method = load_method()
     weights = {
-        indicator.id: dimension.weight * group.weight * method.indicator_weight(group, indicator)
+        indicator.id: dimension.weight
+        * group.weight
+        * method.indicator_weight(group, indicator)
         for dimension, group, indicator in method.iter_indicators()
     }
     assert len(weights) == 14
@@ -65,7 +67,9 @@ def test_default_id_with_other_content_rejected(tmp_path):
 
 
 def test_unknown_edition_lists_known_ones():
-    with pytest.raises(MethodError, match="known editions: 2020, 2021, 2022, 2023, 2024"):
+    with pytest.raises(
+        MethodError, match="known editions: 2020, 2021, 2022, 2023, 2024"
+    ):
         load_method().edition(1999)
 
 

@@ -17,7 +17,7 @@ from ccni_pipeline.method.mann_kendall import exact_p_values, mahonian_counts
 
 YEARS = list(range(2015, 2021))
 
-# city code -> (CO2 Mt 2015..2020, real GDP 2015 and 2020); edition 2022 window 2015-2020
+# city code -> (CO2 Mt 2015..2020, real GDP 2015 and 2020), window 2015-2020
 CASES = {
     # dGDP > 0, dCO2 < 0: strong decoupling
     "100100": ([10, 11, 12, 11, 10, 9], (100, 150)),
@@ -86,11 +86,13 @@ def values(tmp_path_factory) -> pd.DataFrame:
     connection.register("cities_frame", cities)
     connection.execute(
         "CREATE TABLE ref.cities AS SELECT city_code, province_code, name_zh, level, "
-        "valid_from::INTEGER AS valid_from, valid_to::INTEGER AS valid_to FROM cities_frame"
+        "valid_from::INTEGER AS valid_from, valid_to::INTEGER AS valid_to "
+        "FROM cities_frame"
     )
     connection.execute(
         "CREATE TABLE core.province_values (province_code VARCHAR, year INTEGER, "
-        "variable VARCHAR, value DOUBLE, value_text VARCHAR, unit VARCHAR, source_id VARCHAR, "
+        "variable VARCHAR, value DOUBLE, value_text VARCHAR, unit VARCHAR, "
+        "source_id VARCHAR, "
         "raw_row_id VARCHAR)"
     )
     connection.execute(

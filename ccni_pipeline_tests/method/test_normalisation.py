@@ -91,8 +91,11 @@ def _tree_values(scores: dict[str, float | None]) -> pd.DataFrame:
     rows = []
     for _, _, indicator in method.iter_indicators():
         rows.append(
-            {"city_code": "100100", "indicator_id": indicator.id,
-             "score": scores.get(indicator.id)}
+            {
+                "city_code": "100100",
+                "indicator_id": indicator.id,
+                "score": scores.get(indicator.id),
+            }
         )
     return pd.DataFrame(rows)
 

@@ -324,7 +324,7 @@ def test_editions_fed_by_pilot_designation(method):
 
 
 def test_editions_fed_by_undated_targets(method):
-    # target years such as 2060 say nothing about when a target was announced
+    # target years such as 2060 show nothing about when a target was announced
     assert editions_fed_by("net_zero_tracker", {2060}, method) == [
         2020,
         2021,

@@ -3,7 +3,7 @@
 -- the first qualifying source in the method's precedence wins. Cities that no
 -- source covers for the whole window fall back, for level indicators only, to
 -- the first source with any value in the fallback range ($data_year - $fallback_years
--- .. $data_year); `covers_window` tells which case applies.
+-- .. $data_year); `covers_window` shows which case applies.
 CREATE OR REPLACE TEMP TABLE co2_choice AS
 WITH coverage AS (
     -- years with a CO2 value, per city and source

@@ -1,8 +1,8 @@
 -- Group, dimension and composite scores with missing-data reweighting.
 -- A missing indicator is left out and the other weights of its group are
--- rescaled; a group with no value is left out of its dimension likewise, and a
--- dimension of the composite. `applied_weight` is an indicator's share of the
--- composite after rescaling (they sum to 1 per city), `coverage` the share of
+-- rescaled. A group with no value is left out of its dimension the same way, and
+-- a dimension of the composite. `applied_weight` is an indicator's share of the
+-- composite after rescaling (they sum to 1 per city). `coverage` is the share of
 -- the full nominal weight that had data.
 CREATE OR REPLACE TEMP TABLE score_tree AS
 WITH scored AS (
